@@ -1,0 +1,12 @@
+export { prepareCorpus, defaultCorpusCacheDir, isValidation } from "./prepare.js";
+export type { PreparedCorpus, CorpusManifest, SplitFiles, SplitStats, SourceStats, TextStats, FileStats } from "./prepare.js";
+export { parseCorpusOptions, corpusOptionsSchema } from "./options.js";
+export type { CorpusOptions, ResolvedCorpusOptions, ProgressEvent } from "./options.js";
+export { readDocuments, readTextLines, sampleLines } from "./read.js";
+export { corpusDocumentSchema } from "./document.js";
+export type { CorpusDocument, Language } from "./document.js";
+export { CHINESE_SOURCE_IDS, DEFAULT_CHINESE_SOURCES, CHINESE_SOURCES } from "./sources.js";
+export type { ChineseSourceId, ChineseSourceInfo } from "./sources.js";
+export { detokenize, brownParagraphs } from "./brown.js";
+export type { Script } from "./script.js";
+export { DatasetError } from "./errors.js";

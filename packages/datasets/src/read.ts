@@ -1,0 +1,84 @@
+import { createReadStream } from "node:fs";
+import { createInterface } from "node:readline";
+import type { CorpusDocument } from "./document.js";
+import { corpusDocumentSchema } from "./document.js";
+import { DatasetError } from "./errors.js";
+import { mulberry32 } from "./hash.js";
+
+/** Lines of a text file, streamed, with their 1-based line numbers. */
+async function* numberedLines(path: string): AsyncGenerator<[string, number]> {
+  const input = createReadStream(path, { encoding: "utf8" });
+  const lines = createInterface({ input, crlfDelay: Infinity });
+  let n = 0;
+  try {
+    for await (const line of lines) yield [line, ++n];
+  } finally {
+    lines.close();
+    input.destroy();
+  }
+}
+
+/**
+ * Stream the documents of a corpus JSONL file (`train.jsonl`, `val.jsonl`).
+ * Blank lines are skipped; every other line must be a valid {@link CorpusDocument}.
+ *
+ * @example
+ * ```ts
+ * for await (const doc of readDocuments(corpus.val.jsonl)) if (doc.lang === "zh") console.log(doc.title);
+ * ```
+ * @throws {DatasetError} `path:line: …` for a line that is not JSON or not a document.
+ */
+export async function* readDocuments(jsonlPath: string): AsyncGenerator<CorpusDocument> {
+  for await (const [line, n] of numberedLines(jsonlPath)) {
+    if (line.trim().length === 0) continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch (error) {
+      throw new DatasetError(`${jsonlPath}:${n}: invalid JSON: ${(error as Error).message}`, { cause: error });
+    }
+    const parsed = corpusDocumentSchema.safeParse(value);
+    if (!parsed.success) {
+      const why = parsed.error.issues
+        .map((i) => (i.path.length > 0 ? `${i.path.map(String).join(".")}: ${i.message}` : i.message))
+        .join("; ");
+      throw new DatasetError(`${jsonlPath}:${n}: not a corpus document: ${why}`, { cause: parsed.error });
+    }
+    yield parsed.data;
+  }
+}
+
+/**
+ * Stream the lines of a text file (e.g. `train.txt`), without their line endings.
+ * In the corpus `.txt` files a blank line separates documents; pass
+ * `{ skipBlank: true }` to get only the lines of text.
+ */
+export async function* readTextLines(txtPath: string, options: { skipBlank?: boolean } = {}): AsyncGenerator<string> {
+  for await (const [line] of numberedLines(txtPath)) {
+    if (options.skipBlank === true && line.trim().length === 0) continue;
+    yield line;
+  }
+}
+
+/**
+ * A seeded uniform sample of `n` non-blank lines of a text file, in file order
+ * (reservoir sampling: one pass, memory for `n` lines). Fewer than `n` lines in
+ * the file gives all of them. The same file, `n` and `seed` give the same sample.
+ */
+export async function sampleLines(path: string, n: number, seed = 0): Promise<string[]> {
+  if (!Number.isInteger(n) || n < 0) throw new DatasetError(`sampleLines: n must be a non-negative integer, got ${n}`);
+  const random = mulberry32(seed);
+  const reservoir: [number, string][] = [];
+  let seen = 0;
+  for await (const [line, lineNo] of numberedLines(path)) {
+    if (line.trim().length === 0) continue;
+    seen++;
+    if (reservoir.length < n) {
+      reservoir.push([lineNo, line]);
+    } else {
+      const j = Math.floor(random() * seen);
+      if (j < n) reservoir[j] = [lineNo, line];
+    }
+  }
+  return reservoir.sort((a, b) => a[0] - b[0]).map(([, line]) => line);
+}
