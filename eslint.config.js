@@ -1,11 +1,38 @@
 // @ts-check
 import js from "@eslint/js";
+import nx from "@nx/eslint-plugin";
 import tseslint from "typescript-eslint";
 
+/**
+ * The dependency direction of DESIGN.md, enforced on every import between workspace projects:
+ * tokenizer ← core ← sft, reward, growth, eval ← ppo ← cli; annotate uses only the tokenizer;
+ * datasets stands alone; examples and bench (type:app) may use any library.
+ */
+const depConstraints = [
+  { sourceTag: "scope:tokenizer", onlyDependOnLibsWithTags: [] },
+  { sourceTag: "scope:datasets", onlyDependOnLibsWithTags: [] },
+  { sourceTag: "scope:core", onlyDependOnLibsWithTags: ["scope:tokenizer"] },
+  { sourceTag: "scope:sft", onlyDependOnLibsWithTags: ["scope:tokenizer", "scope:core"] },
+  { sourceTag: "scope:reward", onlyDependOnLibsWithTags: ["scope:tokenizer", "scope:core"] },
+  { sourceTag: "scope:growth", onlyDependOnLibsWithTags: ["scope:tokenizer", "scope:core"] },
+  { sourceTag: "scope:eval", onlyDependOnLibsWithTags: ["scope:tokenizer", "scope:core"] },
+  { sourceTag: "scope:ppo", onlyDependOnLibsWithTags: ["scope:tokenizer", "scope:core", "scope:sft", "scope:reward"] },
+  { sourceTag: "scope:annotate", onlyDependOnLibsWithTags: ["scope:tokenizer"] },
+  { sourceTag: "scope:cli", onlyDependOnLibsWithTags: ["type:lib"] },
+  { sourceTag: "type:app", onlyDependOnLibsWithTags: ["type:lib"] },
+];
+
 export default tseslint.config(
-  { ignores: ["**/dist/**", "**/node_modules/**", "docs/api/**", "**/.cache/**", "**/coverage/**"] },
+  { ignores: ["**/dist/**", "**/node_modules/**", "docs/api/**", "**/.cache/**", "**/.tmp/**", "**/coverage/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
+  {
+    files: ["**/*.ts"],
+    plugins: { "@nx": nx },
+    rules: {
+      "@nx/enforce-module-boundaries": ["error", { allow: [], depConstraints, banTransitiveDependencies: true }],
+    },
+  },
   {
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
@@ -14,7 +41,10 @@ export default tseslint.config(
         "error",
         {
           patterns: [
-            { group: ["@batgpt/*/src/*", "@batgpt/*/dist/*", "../../*/src/*"], message: "Import a sibling package through its public entry, not its internals." },
+            {
+              group: ["@batgpt/*/src/*", "@batgpt/*/dist/*", "../../*/src/*"],
+              message: "Import a sibling package through its public entry, not its internals.",
+            },
           ],
         },
       ],

@@ -46,7 +46,7 @@ const trainSeconds = (performance.now() - t0) / 1000;
 
 // ## 3. Save and reload
 // The file is a Hugging Face `tokenizer.json`: it loads back here, in `@huggingface/tokenizers`
-// and in Python's `tokenizers` with the same ids.
+// with the same ids (and it is the format Python's `tokenizers` reads).
 const dir = mkdtempSync(join(tmpdir(), "batgpt-01-"));
 const path = join(dir, "tokenizer.json");
 await tok.save(path);

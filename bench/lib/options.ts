@@ -10,6 +10,8 @@ export interface BenchOptions {
   tiktokenMB: number;
   /** MB of text (disjoint from the timed slices) each encoder encodes once before timing. */
   warmupMB: number;
+  /** Cache treatment before each timed encode: `primed` (default) or `cold`. */
+  protocol: "primed" | "cold";
   /** Timed repeats per encoder and text; the median is reported. */
   repeats: number;
   /** Vocabulary size trained by ours and by SentencePiece. */
@@ -28,6 +30,8 @@ const HELP = `usage: npm run bench:tokenizer [-- options]
   --encode-mb=N         MB of each of zh/en/mixed for ours and gpt-tokenizer (BENCH_ENCODE_MB, default 3)
   --tiktoken-mb=N       MB prefix of each slice for js-tiktoken (BENCH_TIKTOKEN_MB, default 0.5)
   --warmup-mb=N         MB of warm-up text per language (BENCH_WARMUP_MB, default 0.25)
+  --protocol=P          primed (default): reset caches, encode the warm-up text, time unseen text;
+                        cold: reset caches only (BENCH_PROTOCOL)
   --repeats=N           timed repeats, median reported, >= 3 (BENCH_REPEATS, default 5)
   --vocab-size=N        trained vocabulary size (BENCH_VOCAB_SIZE, default 8192)
   --max-chinese-bytes=N corpus cap (BENCH_MAX_CHINESE_BYTES, default none; quick 2e6)
@@ -65,7 +69,7 @@ export function parseOptions(argv: readonly string[] = process.argv.slice(2), en
     if (!m) fail(`unknown argument ${JSON.stringify(a)}`);
     args.set(m[2]!, m[1] ? "0" : (m[3] ?? "1"));
   }
-  const known = new Set(["quick", "encode-mb", "tiktoken-mb", "warmup-mb", "repeats", "vocab-size", "max-chinese-bytes", "max-english-bytes", "o200k", "spm"]);
+  const known = new Set(["quick", "encode-mb", "tiktoken-mb", "warmup-mb", "protocol", "repeats", "vocab-size", "max-chinese-bytes", "max-english-bytes", "o200k", "spm"]);
   for (const k of args.keys()) if (!known.has(k)) fail(`unknown option --${k}`);
   const get = (name: string): string | undefined => args.get(name) ?? env[`BENCH_${name.toUpperCase().replace(/-/g, "_")}`];
 
@@ -80,7 +84,10 @@ export function parseOptions(argv: readonly string[] = process.argv.slice(2), en
   };
   const repeats = num("repeats", quick ? 3 : 5, true);
   if (repeats < 3) fail("--repeats must be at least 3 (the median of at least 3 runs is reported)");
+  const protocol = get("protocol") ?? "primed";
+  if (protocol !== "primed" && protocol !== "cold") fail(`--protocol must be primed or cold, got ${JSON.stringify(protocol)}`);
   const opts: BenchOptions = {
+    protocol,
     quick,
     encodeMB: num("encode-mb", quick ? 0.3 : 3),
     tiktokenMB: num("tiktoken-mb", quick ? 0.1 : 0.5),
