@@ -39,7 +39,7 @@ trainDocs.length = 0;
 // ---- 1. encode throughput ----
 const encodeResults: EncodeResult[] = [];
 for (const ranks of opts.o200k ? (["cl100k_base", "o200k_base"] as const) : (["cl100k_base"] as const)) {
-  encodeResults.push(await benchEncode(ranks, texts, opts.tiktokenMB, opts.repeats, opts.protocol));
+  encodeResults.push(await benchEncode(ranks, texts, opts.tiktokenMB, opts.repeats, opts.protocol, opts.sameSlice));
 }
 const cl100k = encodeResults[0]!;
 const o200k = encodeResults[1];
@@ -144,13 +144,19 @@ const result = {
       mixedZhShare: "about half the bytes, documents alternated by language",
       warmupMB: mbOf(texts.warmup),
       tiktokenSliceMB: opts.tiktokenMB,
-      tiktokenSlice: `js-tiktoken encodes only a ~${opts.tiktokenMB} MB prefix (whole documents) of each slice (it is ~0.5 MB/s on Chinese); its MB/s is measured on that prefix. Ours and gpt-tokenizer are also timed on the same prefix (details.*.onTiktokenSlice)`,
+      tiktokenSlice: `js-tiktoken encodes only a ~${opts.tiktokenMB} MB prefix (whole documents) of each slice (it is ~0.5 MB/s on Chinese); its MB/s is measured on that prefix. ${opts.sameSlice ? "Ours and gpt-tokenizer are also timed on the same prefix (details.*.onTiktokenSlice)" : "Pass --same-slice to also time ours and gpt-tokenizer on that prefix"}`,
     },
     protocol:
-      `each encoder encodes the warm-up text once (JIT), then ${opts.repeats} repeats per slice, encoder order rotated each repeat; ` +
-      "before every timed run the encoder's caches are emptied (ours: fresh Tokenizer.fromTiktoken instance; gpt-tokenizer: clearMergeCache(); js-tiktoken has no cache) and a full GC is run " +
-      `(${gcAvailable ? "available" : "NOT available"}), then one encode(text) call on the whole slice is timed; MB/s = UTF-8 bytes / 1e6 / median seconds. ` +
-      "idsIdentical: ours = gpt-tokenizer on each full slice and ours = js-tiktoken = gpt-tokenizer on each js-tiktoken slice, for every ranks",
+      `${opts.protocol}: each encoder encodes the warm-up text once (JIT); then ${opts.repeats} timed repeats per slice, encoder order rotated each repeat. ` +
+      "Before every timed run the encoder's caches are emptied (ours: fresh Tokenizer.fromTiktoken instance, which also drops its lazily filled pair table; " +
+      "gpt-tokenizer: clearMergeCache(); js-tiktoken 1.0.21 has no cache), " +
+      (opts.protocol === "primed"
+        ? "then each encoder that has caches (ours, gpt-tokenizer) encodes the warm-up text again (disjoint from the timed text), "
+        : "caches are left empty (cold), ") +
+      `a full GC is run (${gcAvailable ? "available" : "NOT available"}), and one encode(text) call on the whole slice is timed; ` +
+      "MB/s = UTF-8 bytes / 1e6 / median seconds. " +
+      "idsIdentical: ours = gpt-tokenizer on each full slice and ours = js-tiktoken = gpt-tokenizer on each js-tiktoken slice (ids of the first repeat), for every ranks",
+    cacheProtocol: opts.protocol,
     repeats: opts.repeats,
     encodeRatio: "min over zh/en/mixed of oursMBps / max(tiktokenMBps, gptTokenizerMBps)",
     train: {

@@ -8,6 +8,8 @@ export interface BenchOptions {
   encodeMB: number;
   /** MB of each slice given to js-tiktoken (a prefix of the same text; it is ~0.5 MB/s on Chinese). */
   tiktokenMB: number;
+  /** Also time ours and gpt-tokenizer on the js-tiktoken slice (`--same-slice`; off by default, it adds ~40 s). */
+  sameSlice: boolean;
   /** MB of text (disjoint from the timed slices) each encoder encodes once before timing. */
   warmupMB: number;
   /** Cache treatment before each timed encode: `primed` (default) or `cold`. */
@@ -27,8 +29,9 @@ export interface BenchOptions {
 
 const HELP = `usage: npm run bench:tokenizer [-- options]
   --quick               small run for development (BENCH_QUICK=1)
-  --encode-mb=N         MB of each of zh/en/mixed for ours and gpt-tokenizer (BENCH_ENCODE_MB, default 3)
+  --encode-mb=N         MB of each of zh/en/mixed for ours and gpt-tokenizer (BENCH_ENCODE_MB, default 2)
   --tiktoken-mb=N       MB prefix of each slice for js-tiktoken (BENCH_TIKTOKEN_MB, default 0.5)
+  --same-slice          also time ours and gpt-tokenizer on the js-tiktoken slice (BENCH_SAME_SLICE=1)
   --warmup-mb=N         MB of warm-up text per language (BENCH_WARMUP_MB, default 0.25)
   --protocol=P          primed (default): reset caches, encode the warm-up text, time unseen text;
                         cold: reset caches only (BENCH_PROTOCOL)
@@ -69,7 +72,7 @@ export function parseOptions(argv: readonly string[] = process.argv.slice(2), en
     if (!m) fail(`unknown argument ${JSON.stringify(a)}`);
     args.set(m[2]!, m[1] ? "0" : (m[3] ?? "1"));
   }
-  const known = new Set(["quick", "encode-mb", "tiktoken-mb", "warmup-mb", "protocol", "repeats", "vocab-size", "max-chinese-bytes", "max-english-bytes", "o200k", "spm"]);
+  const known = new Set(["quick", "encode-mb", "tiktoken-mb", "same-slice", "warmup-mb", "protocol", "repeats", "vocab-size", "max-chinese-bytes", "max-english-bytes", "o200k", "spm"]);
   for (const k of args.keys()) if (!known.has(k)) fail(`unknown option --${k}`);
   const get = (name: string): string | undefined => args.get(name) ?? env[`BENCH_${name.toUpperCase().replace(/-/g, "_")}`];
 
@@ -89,8 +92,9 @@ export function parseOptions(argv: readonly string[] = process.argv.slice(2), en
   const opts: BenchOptions = {
     protocol,
     quick,
-    encodeMB: num("encode-mb", quick ? 0.3 : 3),
+    encodeMB: num("encode-mb", quick ? 0.3 : 2),
     tiktokenMB: num("tiktoken-mb", quick ? 0.1 : 0.5),
+    sameSlice: flag(get("same-slice")) ?? false,
     warmupMB: num("warmup-mb", quick ? 0.05 : 0.25),
     repeats,
     vocabSize: num("vocab-size", 8192, true),

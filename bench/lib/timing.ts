@@ -38,6 +38,7 @@ export function round(x: number, digits = 3): number {
 }
 
 /** Log a progress line to stderr (stdout is kept for the result). */
+const logStart = performance.now();
 export function log(msg: string): void {
-  console.error(`[bench:tokenizer] ${msg}`);
+  console.error(`[bench:tokenizer ${((performance.now() - logStart) / 1000).toFixed(1).padStart(5)}s] ${msg}`);
 }

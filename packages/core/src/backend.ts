@@ -1,0 +1,103 @@
+/**
+ * The one place that chooses the TensorFlow.js backend:
+ * `@tensorflow/tfjs-node-gpu` (CUDA) > `@tensorflow/tfjs-node` > wasm > cpu.
+ * The native backends are optional peer dependencies, used only when they load (their install
+ * step downloads libtensorflow, which fails on machines without that download); wasm is the
+ * embedded default. An option or the `BATGPT_BACKEND` environment variable overrides the choice,
+ * and the choice is printed once.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+// The Node build of tfjs-core registers no gradients; the union package registers all of them
+// (on the same tfjs-core instance) along with the cpu backend.
+import "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-cpu";
+import "@tensorflow/tfjs-backend-wasm";
+
+/** A backend name as `selectBackend` accepts it. */
+export type BackendName = "auto" | "tensorflow" | "wasm" | "cpu";
+
+/** Options of {@link selectBackend}. */
+export interface SelectBackendOptions {
+  /** Which backend; default `process.env.BATGPT_BACKEND` or `"auto"`. `"tensorflow"` is tfjs-node(-gpu). */
+  backend?: BackendName;
+  /** Print the choice (once per process); default true. */
+  log?: boolean;
+  /** Where the line goes; default stderr. */
+  logger?: (line: string) => void;
+}
+
+/** What was chosen and why. */
+export interface BackendInfo {
+  /** The tfjs backend name now active: "tensorflow", "wasm" or "cpu". */
+  name: string;
+  /** The package that provides it. */
+  provider: string;
+  /** Backends tried before it and why they were passed over. */
+  skipped: string[];
+}
+
+let chosen: BackendInfo | undefined;
+let logged = false;
+
+async function tryNative(pkg: string): Promise<string | undefined> {
+  try {
+    await import(/* @vite-ignore */ pkg);
+    return undefined;
+  } catch (err) {
+    return `${pkg}: ${(err as Error).message.split("\n")[0]}`;
+  }
+}
+
+/**
+ * Choose and initialise the backend. Safe to call many times; the first call decides unless a
+ * later call names a different backend explicitly.
+ */
+export async function selectBackend(options: SelectBackendOptions = {}): Promise<BackendInfo> {
+  const envChoice = typeof process !== "undefined" ? process.env.BATGPT_BACKEND : undefined;
+  const want = (options.backend ?? (envChoice as BackendName | undefined) ?? "auto").toLowerCase() as BackendName;
+  if (!["auto", "tensorflow", "wasm", "cpu"].includes(want)) {
+    throw new Error(`unknown backend "${want}" (from ${options.backend ? "the backend option" : "BATGPT_BACKEND"}); use auto, tensorflow, wasm or cpu`);
+  }
+  if (chosen && (want === "auto" || want === chosen.name)) return chosen;
+  const skipped: string[] = [];
+  let info: BackendInfo | undefined;
+  if (want === "auto" || want === "tensorflow") {
+    for (const pkg of ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"]) {
+      const why = await tryNative(pkg);
+      if (why === undefined && (await tf.setBackend("tensorflow"))) {
+        info = { name: "tensorflow", provider: pkg, skipped };
+        break;
+      }
+      skipped.push(why ?? `${pkg}: the tensorflow backend did not initialise`);
+    }
+    if (!info && want === "tensorflow") {
+      throw new Error(`the tensorflow backend is not available: ${skipped.join("; ")}`);
+    }
+  }
+  if (!info && (want === "auto" || want === "wasm")) {
+    try {
+      if (await tf.setBackend("wasm")) info = { name: "wasm", provider: "@tensorflow/tfjs-backend-wasm", skipped };
+      else skipped.push("@tensorflow/tfjs-backend-wasm: did not initialise");
+    } catch (err) {
+      skipped.push(`@tensorflow/tfjs-backend-wasm: ${(err as Error).message}`);
+    }
+    if (!info && want === "wasm") throw new Error(`the wasm backend is not available: ${skipped.join("; ")}`);
+  }
+  if (!info) {
+    await tf.setBackend("cpu");
+    info = { name: "cpu", provider: "@tensorflow/tfjs-backend-cpu", skipped };
+  }
+  await tf.ready();
+  chosen = info;
+  if ((options.log ?? true) && !logged) {
+    logged = true;
+    const line = `[batgpt] backend: ${info.name} (${info.provider})`;
+    (options.logger ?? ((l: string) => process.stderr.write(`${l}\n`)))(line);
+  }
+  return info;
+}
+
+/** The backend chosen so far, if any. */
+export function currentBackend(): BackendInfo | undefined {
+  return chosen;
+}

@@ -1,0 +1,26 @@
+/** Loading a whole checkpoint into a ready model. */
+import type { Tokenizer } from "@batgpt/tokenizer";
+import { assignWeights, readCheckpoint } from "./checkpoint.js";
+import type { BatGPTConfig } from "./config.js";
+import { BatGPTModel } from "./model.js";
+import { initParameters } from "./params.js";
+import { Rng } from "./rng.js";
+
+/**
+ * Load a checkpoint directory (`config.json`, `model.safetensors`, `tokenizer.json`) written by
+ * {@link saveCheckpoint} or by the official PyTorch code's `save_pretrained` in float32/bf16/fp16.
+ */
+export async function loadCheckpoint(dir: string): Promise<{ model: BatGPTModel; tokenizer: Tokenizer | undefined; config: BatGPTConfig; state: Record<string, unknown> | undefined }> {
+  const ckpt = await readCheckpoint(dir);
+  const params = initParameters(ckpt.config, new Rng(0));
+  try {
+    assignWeights(params, ckpt.weights);
+  } catch (err) {
+    for (const v of params.values()) v.dispose();
+    throw err;
+  } finally {
+    for (const t of ckpt.weights.values()) t.dispose();
+    if (ckpt.optimizer) for (const t of ckpt.optimizer.values()) t.dispose();
+  }
+  return { model: new BatGPTModel(ckpt.config, params), tokenizer: ckpt.tokenizer, config: ckpt.config, state: ckpt.state };
+}

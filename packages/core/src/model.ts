@@ -1,0 +1,247 @@
+/**
+ * The BatGPT transformer (the official BatGPT-15B architecture at any size) and its
+ * bidirectional reading.
+ *
+ * Block: `x + attn(RMSNorm(x))`, then `+ mlp(RMSNorm(·))`; final RMSNorm; untied LM head.
+ * Attention: Q/K/V projections with bias, grouped-query heads, rotary embeddings on the first
+ * `rotary_fraction` of each head as interleaved pairs, causal softmax, output projection
+ * without bias. MLP: SwiGLU.
+ *
+ * Bidirectional autoregression (ours: the released code is left-to-right only): the same
+ * weights read a sequence as it is, after the direction token `<|l2r|>`, to predict each next
+ * token, and reversed, after `<|r2l|>`, to predict each previous token. The training loss is
+ * `loss_weight_forward · CE_fwd + loss_weight_backward · CE_bwd`.
+ *
+ * Every heavy product is a plain 2-D matmul on `[tokens, features]` tensors (see ops/).
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type { Tokenizer } from "@batgpt/tokenizer";
+import { modelDims, resolveConfig, type BatGPTConfig, type BatGPTConfigInput, type ModelDims } from "./config.js";
+import { applyRotary, causalAttention, crossEntropy, embedding, linear, rmsNorm, rotaryTables, swiglu } from "./ops/index.js";
+import { initParameters, layerParam } from "./params.js";
+import { Rng } from "./rng.js";
+
+/** Which way the model reads. */
+export type Direction = "forward" | "backward";
+
+/** Per-layer keys and values of the tokens read so far, for incremental decoding. */
+export interface KVCache {
+  /** Per layer, `[B, S, KV, D]`. */
+  k: tf.Tensor4D[];
+  v: tf.Tensor4D[];
+  /** Number of positions cached (S). */
+  length: number;
+}
+
+/** Options of {@link createModel}. */
+export interface CreateModelOptions {
+  /** Seed of the weight initialisation (default 0). */
+  seed?: number;
+  /** Fills `l2r_token_id` / `r2l_token_id` (and checks `vocab_size`) from the tokenizer. */
+  tokenizer?: Tokenizer;
+}
+
+/** The three numbers of a bidirectional loss. */
+export interface BidirectionalLoss {
+  /** The weighted sum that training minimises. */
+  loss: tf.Scalar;
+  /** Mean cross-entropy reading forward (undefined when its weight is 0). */
+  forward?: tf.Scalar;
+  /** Mean cross-entropy reading backward (undefined when its weight is 0). */
+  backward?: tf.Scalar;
+}
+
+/**
+ * The input the model reads for `ids` in `direction`: the direction token, then the sequence
+ * (reversed when reading backward) without its last token; the targets are the sequence itself.
+ * Position t of the input predicts target t.
+ */
+export function directionalInput(
+  ids: Int32Array,
+  batch: number,
+  seqLen: number,
+  direction: Direction,
+  dirToken: number,
+): { input: Int32Array; targets: Int32Array } {
+  const input = new Int32Array(batch * seqLen);
+  const targets = new Int32Array(batch * seqLen);
+  for (let b = 0; b < batch; b++) {
+    const row = b * seqLen;
+    for (let t = 0; t < seqLen; t++) {
+      targets[row + t] = direction === "forward" ? ids[row + t]! : ids[row + seqLen - 1 - t]!;
+    }
+    input[row] = dirToken;
+    for (let t = 1; t < seqLen; t++) input[row + t] = targets[row + t - 1]!;
+  }
+  return { input, targets };
+}
+
+/** A BatGPT model: its config, its parameters (official names) and the forward pass. */
+export class BatGPTModel {
+  readonly config: BatGPTConfig;
+  /** Parameters by official state-dict name (linear weights `[in, out]`; see params.ts). */
+  readonly params: Map<string, tf.Variable>;
+  readonly dims: ModelDims;
+  private readonly cos: tf.Tensor2D;
+  private readonly sin: tf.Tensor2D;
+
+  constructor(config: BatGPTConfig, params: Map<string, tf.Variable>) {
+    this.config = config;
+    this.params = params;
+    this.dims = modelDims(config);
+    const { cos, sin } = rotaryTables(config.max_seq_len, this.dims.headDim, this.dims.rotDim, config.rope_base);
+    this.cos = tf.keep(tf.tensor2d(cos, [config.max_seq_len, this.dims.headDim]));
+    this.sin = tf.keep(tf.tensor2d(sin, [config.max_seq_len, this.dims.headDim]));
+  }
+
+  private p(name: string): tf.Variable {
+    const v = this.params.get(name);
+    if (!v) throw new Error(`model has no parameter ${name}`);
+    return v;
+  }
+
+  /** The id of the direction token for `direction` (a clear error if the config lacks it). */
+  directionToken(direction: Direction): number {
+    const id = direction === "forward" ? this.config.l2r_token_id : this.config.r2l_token_id;
+    if (id === undefined) {
+      throw new Error(
+        `the config has no ${direction === "forward" ? "l2r" : "r2l"}_token_id: create the model with { tokenizer } or set it in the config`,
+      );
+    }
+    return id;
+  }
+
+  /**
+   * The final hidden states `[B·S, hidden]` for input ids `[B, S]` (row-major), continuing
+   * from `cache` when given (the new keys and values are appended to it; the caller owns the
+   * returned cache tensors). `keyMask` `[B, cache + S]` marks padding (0) for left-padded batches.
+   */
+  hidden(input: Int32Array, batch: number, seqLen: number, cache?: KVCache, keyMask?: tf.Tensor2D): { hidden: tf.Tensor2D; cache?: KVCache } {
+    const c = this.config;
+    const { headDim, kvHeads } = this.dims;
+    const start = cache?.length ?? 0;
+    if (start + seqLen > c.max_seq_len) {
+      throw new Error(`sequence of ${start + seqLen} positions is longer than max_seq_len ${c.max_seq_len}`);
+    }
+    this.checkIds(input);
+    const ids = tf.tensor1d(input, "int32");
+    let x = embedding(this.p("model.word_embeddings.weight") as tf.Tensor2D, ids);
+    const next: KVCache | undefined = cache ? { k: [], v: [], length: start + seqLen } : undefined;
+    for (let i = 0; i < c.n_layer; i++) {
+      const w = (s: string) => this.p(layerParam(i, s)) as tf.Tensor;
+      const b = (s: string) => (c.qkv_bias ? (w(s) as tf.Tensor1D) : undefined);
+      const h = rmsNorm(x, w("input_layernorm.weight") as tf.Tensor1D, c.layer_norm_epsilon);
+      const q = linear(h, w("self_attention.query_proj.weight") as tf.Tensor2D, b("self_attention.query_proj.bias"));
+      const k = linear(h, w("self_attention.key_proj.weight") as tf.Tensor2D, b("self_attention.key_proj.bias"));
+      const v = linear(h, w("self_attention.value_proj.weight") as tf.Tensor2D, b("self_attention.value_proj.bias"));
+      const q4 = applyRotary(q.reshape([batch, seqLen, c.n_head, headDim]), this.cos, this.sin, start);
+      let k4 = applyRotary(k.reshape([batch, seqLen, kvHeads, headDim]), this.cos, this.sin, start);
+      let v4 = v.reshape([batch, seqLen, kvHeads, headDim]) as tf.Tensor4D;
+      if (cache && next) {
+        if (start > 0) {
+          k4 = tf.concat([cache.k[i]!, k4], 1);
+          v4 = tf.concat([cache.v[i]!, v4], 1);
+        }
+        next.k.push(k4);
+        next.v.push(v4);
+      }
+      const a = causalAttention(q4, k4, v4, keyMask);
+      x = tf.add(x, linear(a, w("self_attention.dense.weight") as tf.Tensor2D));
+      const h2 = rmsNorm(x, w("post_attention_layernorm.weight") as tf.Tensor1D, c.layer_norm_epsilon);
+      const gate = linear(h2, w("mlp.dense_h_to_4h.weight:gate") as tf.Tensor2D);
+      const up = linear(h2, w("mlp.dense_h_to_4h.weight:up") as tf.Tensor2D);
+      x = tf.add(x, linear(swiglu(gate, up), w("mlp.dense_4h_to_h.weight") as tf.Tensor2D));
+    }
+    const out = rmsNorm(x, this.p("model.encoder.ln_f.weight") as tf.Tensor1D, c.layer_norm_epsilon);
+    return next ? { hidden: out, cache: next } : { hidden: out };
+  }
+
+  /** Throw a clear error for an id outside the vocabulary. */
+  checkIds(ids: ArrayLike<number>): void {
+    const V = this.config.vocab_size;
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      if (!(Number.isInteger(id) && id >= 0 && id < V)) throw new Error(`token id ${id} at position ${i} is outside the vocabulary (${V})`);
+    }
+  }
+
+  /** LM-head logits `[N, vocab]` of hidden states `[N, hidden]`. */
+  head(hidden: tf.Tensor2D): tf.Tensor2D {
+    if (this.config.tie_word_embeddings) {
+      return linear(hidden, tf.transpose(this.p("model.word_embeddings.weight")) as tf.Tensor2D);
+    }
+    return linear(hidden, this.p("lm_head.weight") as tf.Tensor2D);
+  }
+
+  /**
+   * Logits `[B, T, vocab]` for token sequences `ids` (each of length T, in reading order,
+   * without a direction token). The model reads each sequence in `direction` (default
+   * `"forward"`) after the direction token; `logits[b, t]` is its prediction of the t-th token
+   * *in that reading order* — `ids[b][t]` reading forward, `ids[b][T−1−t]` reading backward —
+   * from the direction token and the tokens read before it.
+   */
+  logits(ids: number[][], options: { direction?: Direction } = {}): tf.Tensor3D {
+    const direction = options.direction ?? "forward";
+    const batch = ids.length;
+    const seqLen = ids[0]?.length ?? 0;
+    if (batch === 0 || seqLen === 0) throw new Error("logits needs at least one non-empty sequence");
+    if (ids.some((r) => r.length !== seqLen)) throw new Error("all sequences passed to logits must have the same length");
+    const flat = Int32Array.from(ids.flat());
+    this.checkIds(ids.flat());
+    const { input } = directionalInput(flat, batch, seqLen, direction, this.directionToken(direction));
+    return tf.tidy(() => this.head(this.hidden(input, batch, seqLen).hidden).reshape([batch, seqLen, this.config.vocab_size]) as tf.Tensor3D);
+  }
+
+  /**
+   * The mean cross-entropy of a batch `[B, T]` (row-major ids) read in one direction, with
+   * optional per-target weights `[B·T]` in reading order of that direction (0 = not scored).
+   */
+  directionLoss(ids: Int32Array, batch: number, seqLen: number, direction: Direction, weights?: Float32Array): tf.Scalar {
+    if (ids.length !== batch * seqLen) throw new Error(`ids has ${ids.length} entries, expected batch ${batch} × seqLen ${seqLen}`);
+    this.checkIds(ids);
+    const { input, targets } = directionalInput(ids, batch, seqLen, direction, this.directionToken(direction));
+    const logits = this.head(this.hidden(input, batch, seqLen).hidden);
+    const w = weights ?? new Float32Array(batch * seqLen).fill(1);
+    return crossEntropy(logits, tf.tensor1d(targets, "int32"), tf.tensor1d(w, "float32"));
+  }
+
+  /** The training loss of a batch in both directions, weighted as the config says. */
+  loss(ids: Int32Array, batch: number, seqLen: number): BidirectionalLoss {
+    const c = this.config;
+    const out: Partial<BidirectionalLoss> = {};
+    let total: tf.Scalar | undefined;
+    if (c.loss_weight_forward > 0) {
+      out.forward = this.directionLoss(ids, batch, seqLen, "forward");
+      total = tf.mul(out.forward, c.loss_weight_forward) as tf.Scalar;
+    }
+    if (c.loss_weight_backward > 0) {
+      out.backward = this.directionLoss(ids, batch, seqLen, "backward");
+      const term = tf.mul(out.backward, c.loss_weight_backward) as tf.Scalar;
+      total = total ? (tf.add(total, term) as tf.Scalar) : term;
+    }
+    return { ...out, loss: total! };
+  }
+
+  /** Free the parameters and constants. */
+  dispose(): void {
+    for (const v of this.params.values()) v.dispose();
+    this.cos.dispose();
+    this.sin.dispose();
+  }
+}
+
+/** A new model with weights drawn from a seeded generator. */
+export function createModel(config: BatGPTConfigInput | BatGPTConfig = {}, options: CreateModelOptions = {}): BatGPTModel {
+  const input: BatGPTConfigInput = { ...config };
+  const tok = options.tokenizer;
+  if (tok) {
+    if (input.vocab_size === undefined) input.vocab_size = tok.vocabSize;
+    if (input.vocab_size < tok.vocabSize) {
+      throw new Error(`vocab_size ${input.vocab_size} is smaller than the tokenizer's ${tok.vocabSize}`);
+    }
+    input.l2r_token_id ??= tok.specialTokenId("<|l2r|>");
+    input.r2l_token_id ??= tok.specialTokenId("<|r2l|>");
+  }
+  const c = resolveConfig(input);
+  return new BatGPTModel(c, initParameters(c, new Rng(options.seed ?? 0)));
+}

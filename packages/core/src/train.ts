@@ -1,0 +1,303 @@
+/**
+ * The training loop: bidirectional loss, AdamW with warmup + cosine, global-norm clipping,
+ * gradient accumulation, validation in both directions, atomic checkpoints with everything
+ * needed to resume exactly (weights, optimizer moments, data position, RNG), a NaN guard,
+ * progress on a terminal and JSON lines otherwise.
+ */
+import { appendFileSync, existsSync, mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
+import cliProgress from "cli-progress";
+import type { Tokenizer } from "@batgpt/tokenizer";
+import { z } from "zod";
+import { assignWeights, readCheckpoint, saveCheckpoint } from "./checkpoint.js";
+import { WindowLoader, validationBatches, type LoaderState, type TokenFile } from "./data.js";
+import type { BatGPTModel, Direction } from "./model.js";
+import { AdamW, GradAccumulator, clipGradNorm, disposeGrads, gradsByName, type GradMap } from "./optimizer.js";
+import { Rng } from "./rng.js";
+import { makeSchedule } from "./schedule.js";
+
+/** Training knobs (everything but the model and data), validated with zod. */
+export const trainConfigSchema = z
+  .object({
+    /** Optimizer steps to run (the total, counting steps done before a resume). */
+    steps: z.number().int().positive(),
+    /** Stop at this step (checkpointing there) while keeping the schedule of `steps`; resume later with `resume`. */
+    stopAt: z.number().int().positive().optional(),
+    /** Sequences per micro-batch. */
+    batchSize: z.number().int().positive().default(8),
+    /** Tokens per sequence (default: the model's max_seq_len). */
+    seqLen: z.number().int().min(2).optional(),
+    /** Micro-batches summed into one optimizer step. */
+    gradAccumulation: z.number().int().positive().default(1),
+    /** Peak learning rate. */
+    lr: z.number().positive().default(3e-4),
+    /** Linear warmup steps (default: a tenth of the steps, at most 100). */
+    warmupSteps: z.number().int().nonnegative().optional(),
+    /** The cosine ends at lr · minLrRatio. */
+    minLrRatio: z.number().min(0).max(1).default(0.1),
+    weightDecay: z.number().min(0).default(0.1),
+    beta1: z.number().min(0).lt(1).default(0.9),
+    beta2: z.number().min(0).lt(1).default(0.95),
+    /** Clip the global gradient norm to this (0 = off). */
+    clipNorm: z.number().min(0).default(1),
+    /** Validate every N steps (0 = only at the end when a validation file is given). */
+    evalEvery: z.number().int().nonnegative().default(0),
+    /** Validation windows per evaluation. */
+    evalWindows: z.number().int().positive().default(32),
+    /** Where checkpoints go (one directory, replaced atomically). */
+    checkpointDir: z.string().optional(),
+    /** Save every N steps (0 = only at the end). */
+    checkpointEvery: z.number().int().nonnegative().default(0),
+    /** Continue from `checkpointDir` when it holds a checkpoint with trainer state. */
+    resume: z.boolean().default(false),
+    /** Seed of the data order. */
+    seed: z.number().int().default(0),
+    /** Random windows, or epochs over a shuffled set of non-overlapping windows. */
+    dataMode: z.enum(["random", "epoch"]).default("random"),
+    /** Append one JSON line per step and per evaluation here. */
+    metricsPath: z.string().optional(),
+    /** Show progress (default: a bar when stderr is a terminal, JSON lines every few seconds otherwise). */
+    progress: z.enum(["auto", "bar", "json", "none"]).default("auto"),
+  })
+  .strict();
+
+export type TrainConfig = z.input<typeof trainConfigSchema>;
+
+/** The model, its data and the knobs. */
+export interface TrainOptions extends TrainConfig {
+  model: BatGPTModel;
+  /** Saved into checkpoints. */
+  tokenizer?: Tokenizer;
+  train: TokenFile;
+  validation?: TokenFile;
+  /** Called after every optimizer step. */
+  onStep?: (m: StepMetrics) => void;
+  /** Called after every evaluation. */
+  onEval?: (m: EvalMetrics) => void;
+}
+
+/** What one optimizer step measured. */
+export interface StepMetrics {
+  step: number;
+  loss: number;
+  lossForward?: number;
+  lossBackward?: number;
+  lr: number;
+  gradNorm: number;
+  /** Positions the network processed in this step (tokens × directions trained). */
+  tokens: number;
+  tokensPerSec: number;
+  elapsedSec: number;
+}
+
+/** Validation losses (mean cross-entropy, nats per token) in both directions. */
+export interface EvalMetrics {
+  step: number;
+  valLossForward: number;
+  valLossBackward: number;
+}
+
+/** What a run returns. */
+export interface TrainResult {
+  /** The step the run ended at. */
+  step: number;
+  history: StepMetrics[];
+  evals: EvalMetrics[];
+  /** Mean positions per second over the steps of this run. */
+  tokensPerSec: number;
+}
+
+/** Training stopped for a reason the user must see (a NaN loss). */
+export class TrainingError extends Error {
+  override name = "TrainingError";
+}
+
+interface TrainerState {
+  step: number;
+  loader: LoaderState;
+  optimizerSteps: number;
+  seed: number;
+}
+
+/** Mean validation loss in one direction over up to `windows` windows. */
+export function evaluate(model: BatGPTModel, file: TokenFile, seqLen: number, batchSize: number, windows: number, direction: Direction): number {
+  let sum = 0;
+  let n = 0;
+  for (const batch of validationBatches(file, { seqLen, batchSize, maxWindows: windows })) {
+    const loss = tf.tidy(() => model.directionLoss(batch.ids, batch.batch, batch.seqLen, direction).dataSync()[0]!);
+    sum += loss * batch.batch;
+    n += batch.batch;
+  }
+  if (n === 0) throw new Error(`the validation file has no window of ${seqLen} tokens`);
+  return sum / n;
+}
+
+/** Train a model. See {@link TrainConfig} for the knobs. */
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  const { model, tokenizer, onStep, onEval } = options;
+  const { train: trainFile, validation } = options;
+  const knobs: Record<string, unknown> = { ...options };
+  for (const k of ["model", "tokenizer", "train", "validation", "onStep", "onEval"]) delete knobs[k];
+  const parsed = trainConfigSchema.safeParse(knobs);
+  if (!parsed.success) {
+    throw new Error(`invalid training options: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  }
+  const cfg = parsed.data;
+  const seqLen = cfg.seqLen ?? model.config.max_seq_len;
+  if (seqLen > model.config.max_seq_len) throw new Error(`seqLen ${seqLen} is longer than the model's max_seq_len ${model.config.max_seq_len}`);
+  const warmupSteps = Math.min(cfg.warmupSteps ?? Math.min(100, Math.floor(cfg.steps / 10)), cfg.steps);
+  const schedule = makeSchedule({ peak: cfg.lr, warmupSteps, totalSteps: cfg.steps, minRatio: cfg.minLrRatio });
+  const optimizer = new AdamW(model.params, { lr: cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2, weightDecay: cfg.weightDecay });
+  const loader = new WindowLoader(trainFile, { seqLen, batchSize: cfg.batchSize, mode: cfg.dataMode, rng: new Rng(cfg.seed) });
+  const vars = [...model.params.values()];
+  const directions = (model.config.loss_weight_forward > 0 ? 1 : 0) + (model.config.loss_weight_backward > 0 ? 1 : 0);
+
+  let step = 0;
+  if (cfg.resume && cfg.checkpointDir && existsSync(join(cfg.checkpointDir, "trainer_state.json"))) {
+    const ckpt = await readCheckpoint(cfg.checkpointDir);
+    assignWeights(model.params, ckpt.weights);
+    for (const t of ckpt.weights.values()) t.dispose();
+    const state = ckpt.state as unknown as TrainerState | undefined;
+    if (!state || !ckpt.optimizer) throw new Error(`${cfg.checkpointDir} has no optimizer or trainer state to resume from`);
+    optimizer.loadState(ckpt.optimizer, state.optimizerSteps);
+    for (const t of ckpt.optimizer.values()) t.dispose();
+    loader.restore(state.loader);
+    step = state.step;
+  }
+
+  const save = async (): Promise<void> => {
+    if (!cfg.checkpointDir) return;
+    const state: TrainerState = { step, loader: loader.state(), optimizerSteps: optimizer.stepCount, seed: cfg.seed };
+    await saveCheckpoint(cfg.checkpointDir, {
+      model,
+      ...(tokenizer ? { tokenizer } : {}),
+      optimizer: optimizer.state(),
+      state: state as unknown as Record<string, unknown>,
+    });
+  };
+
+  const log = (record: Record<string, unknown>): void => {
+    if (!cfg.metricsPath) return;
+    mkdirSync(dirname(cfg.metricsPath), { recursive: true });
+    appendFileSync(cfg.metricsPath, `${JSON.stringify(record)}\n`);
+  };
+
+  const mode = cfg.progress === "auto" ? (process.stderr.isTTY ? "bar" : "json") : cfg.progress;
+  const bar =
+    mode === "bar"
+      ? new cliProgress.SingleBar(
+          { format: "train [{bar}] {value}/{total} | loss {loss} (fwd {fwd} bwd {bwd}) | {tps} tok/s | ETA {eta_formatted}", stream: process.stderr, hideCursor: true },
+          cliProgress.Presets.shades_classic,
+        )
+      : undefined;
+  bar?.start(cfg.steps, step, { loss: "-", fwd: "-", bwd: "-", tps: "-" });
+  let lastJson = 0;
+
+  const history: StepMetrics[] = [];
+  const evals: EvalMetrics[] = [];
+  const runEval = (): void => {
+    if (!validation) return;
+    const m: EvalMetrics = {
+      step,
+      valLossForward: evaluate(model, validation, seqLen, cfg.batchSize, cfg.evalWindows, "forward"),
+      valLossBackward: evaluate(model, validation, seqLen, cfg.batchSize, cfg.evalWindows, "backward"),
+    };
+    evals.push(m);
+    log({ type: "eval", ...m });
+    onEval?.(m);
+    if (mode === "json") process.stderr.write(`${JSON.stringify({ type: "eval", ...m })}\n`);
+  };
+
+  const accumulator = cfg.gradAccumulation > 1 ? new GradAccumulator() : undefined;
+  const runStart = performance.now();
+  let runTokens = 0;
+  try {
+    const end = Math.min(cfg.steps, cfg.stopAt ?? cfg.steps);
+    while (step < end) {
+      const t0 = performance.now();
+      const lr = schedule(step);
+      let lossSum = 0;
+      let fwdSum = 0;
+      let bwdSum = 0;
+      let grads: GradMap | undefined;
+      for (let micro = 0; micro < cfg.gradAccumulation; micro++) {
+        const batch = loader.nextBatch();
+        let parts: (tf.Scalar | undefined)[] = [];
+        const { value, grads: named } = tf.variableGrads(() => {
+          const r = model.loss(batch.ids, batch.batch, batch.seqLen);
+          parts = [r.forward ? tf.keep(r.forward) : undefined, r.backward ? tf.keep(r.backward) : undefined];
+          return r.loss;
+        }, vars);
+        const loss = (await value.data())[0]!;
+        value.dispose();
+        fwdSum += parts[0] ? (await parts[0].data())[0]! : 0;
+        bwdSum += parts[1] ? (await parts[1].data())[0]! : 0;
+        parts.forEach((p) => p?.dispose());
+        const g = gradsByName(model.params, named);
+        if (!Number.isFinite(loss)) {
+          disposeGrads(g);
+          throw new TrainingError(
+            `the loss became ${loss} at step ${step + 1}; training stopped` +
+              (cfg.checkpointDir ? ` and the last good checkpoint in ${cfg.checkpointDir} was left as it was` : "") +
+              " (try a lower lr or a smaller clipNorm)",
+          );
+        }
+        lossSum += loss;
+        if (accumulator) accumulator.add(g);
+        else grads = g;
+      }
+      if (accumulator) {
+        grads = accumulator.mean();
+        accumulator.reset();
+      }
+      let gradNorm = NaN;
+      if (cfg.clipNorm > 0) {
+        const clipped = clipGradNorm(grads!, cfg.clipNorm);
+        grads = clipped.grads;
+        gradNorm = clipped.norm;
+      }
+      optimizer.step(grads!, lr);
+      disposeGrads(grads!);
+      step++;
+      const dt = (performance.now() - t0) / 1000;
+      const tokens = cfg.batchSize * seqLen * cfg.gradAccumulation * directions;
+      runTokens += tokens;
+      const k = cfg.gradAccumulation;
+      const m: StepMetrics = {
+        step,
+        loss: lossSum / k,
+        ...(model.config.loss_weight_forward > 0 ? { lossForward: fwdSum / k } : {}),
+        ...(model.config.loss_weight_backward > 0 ? { lossBackward: bwdSum / k } : {}),
+        lr,
+        gradNorm,
+        tokens,
+        tokensPerSec: tokens / dt,
+        elapsedSec: (performance.now() - runStart) / 1000,
+      };
+      history.push(m);
+      log({ type: "step", ...m });
+      onStep?.(m);
+      bar?.update(step, {
+        loss: m.loss.toFixed(3),
+        fwd: m.lossForward?.toFixed(3) ?? "-",
+        bwd: m.lossBackward?.toFixed(3) ?? "-",
+        tps: Math.round(m.tokensPerSec),
+      });
+      if (mode === "json" && (performance.now() - lastJson > 5000 || step === end)) {
+        lastJson = performance.now();
+        process.stderr.write(`${JSON.stringify({ type: "step", ...m, of: cfg.steps })}\n`);
+      }
+      if (cfg.evalEvery > 0 && step % cfg.evalEvery === 0) runEval();
+      if (cfg.checkpointEvery > 0 && step % cfg.checkpointEvery === 0) await save();
+    }
+    if (validation && (cfg.evalEvery === 0 || step % cfg.evalEvery !== 0)) runEval();
+    if (cfg.checkpointEvery === 0 || step % cfg.checkpointEvery !== 0) await save();
+  } finally {
+    bar?.stop();
+    accumulator?.dispose();
+    optimizer.dispose();
+  }
+  const secs = (performance.now() - runStart) / 1000;
+  return { step, history, evals, tokensPerSec: runTokens / secs };
+}
