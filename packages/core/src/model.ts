@@ -222,6 +222,24 @@ export class BatGPTModel {
     return { ...out, loss: total! };
   }
 
+  /**
+   * A deep copy with its own variables (e.g. the frozen reference policy of PPO, or the
+   * starting point of a reward model).
+   */
+  clone(): BatGPTModel {
+    const params = new Map<string, tf.Variable>();
+    for (const [name, v] of this.params) params.set(name, tf.variable(v, v.trainable));
+    return new BatGPTModel(this.config, params);
+  }
+
+  /**
+   * Freeze or unfreeze parameters: `train` updates only trainable ones. With no predicate,
+   * sets every parameter to `trainable`.
+   */
+  setTrainable(trainable: boolean, which: (name: string) => boolean = () => true): void {
+    for (const [name, v] of this.params) if (which(name)) v.trainable = trainable;
+  }
+
   /** Free the parameters and constants. */
   dispose(): void {
     for (const v of this.params.values()) v.dispose();

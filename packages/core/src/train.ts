@@ -150,7 +150,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const schedule = makeSchedule({ peak: cfg.lr, warmupSteps, totalSteps: cfg.steps, minRatio: cfg.minLrRatio });
   const optimizer = new AdamW(model.params, { lr: cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2, weightDecay: cfg.weightDecay });
   const loader = new WindowLoader(trainFile, { seqLen, batchSize: cfg.batchSize, mode: cfg.dataMode, rng: new Rng(cfg.seed) });
-  const vars = [...model.params.values()];
+  const vars = [...model.params.values()].filter((v) => v.trainable);
+  if (vars.length === 0) throw new Error("every parameter of the model is frozen: nothing to train");
   const directions = (model.config.loss_weight_forward > 0 ? 1 : 0) + (model.config.loss_weight_backward > 0 ? 1 : 0);
 
   let step = 0;

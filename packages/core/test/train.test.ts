@@ -99,6 +99,23 @@ describe("train", () => {
     loaded.dispose();
   });
 
+  it("trains only unfrozen parameters, and a clone is independent", async () => {
+    const model = createModel(tiny, { tokenizer: tok, seed: 8 });
+    const frozen = model.clone();
+    model.setTrainable(false, (name) => name.startsWith("model.encoder.layers.0."));
+    const before = new Map([...model.params].map(([n, v]) => [n, v.dataSync().slice()]));
+    await train({ ...base, model, train: file, steps: 3 });
+    for (const [name, v] of model.params) {
+      const same = v.dataSync().every((x, i) => x === before.get(name)![i]);
+      expect(same).toBe(name.startsWith("model.encoder.layers.0."));
+    }
+    for (const [name, v] of frozen.params) {
+      expect(v.dataSync().every((x, i) => x === before.get(name)![i])).toBe(true);
+    }
+    model.dispose();
+    frozen.dispose();
+  });
+
   it("keeps the tensor count flat across steps", async () => {
     const model = createModel(tiny, { tokenizer: tok, seed: 6 });
     await train({ ...base, model, train: file, steps: 1 });
