@@ -33,8 +33,6 @@ export interface MatmulPeak {
 export function matmulPeak(shapes: readonly (readonly [number, number, number])[], repeats = 5): MatmulPeak {
   const sync = tf.getBackend() === "wasm" || tf.getBackend() === "cpu";
   const out: MatmulShapeResult[] = [];
-  let flops = 0;
-  let secs = 0;
   for (const [m, k, n] of shapes) {
     const a = tf.randomNormal([m, k], 0, 1, "float32", 1);
     const b = tf.randomNormal([k, n], 0, 1, "float32", 2);
@@ -49,15 +47,32 @@ export function matmulPeak(shapes: readonly (readonly [number, number, number])[
     }
     a.dispose();
     b.dispose();
-    const ms = median(times);
-    const f = 2 * m * k * n;
-    flops += f;
-    secs += ms / 1000;
-    out.push({ m, k, n, ms: Math.round(ms * 100) / 100, gflops: Math.round((f / (ms / 1000) / 1e9) * 100) / 100 });
+    out.push(shapeResult(m, k, n, median(times)));
   }
-  return {
-    shapes: out,
-    weightedGflops: flops / secs / 1e9,
-    maxGflops: Math.max(...out.map((s) => s.gflops)),
-  };
+  return summarize(out);
+}
+
+function shapeResult(m: number, k: number, n: number, ms: number): MatmulShapeResult {
+  return { m, k, n, ms: Math.round(ms * 100) / 100, gflops: Math.round(((2 * m * k * n) / (ms / 1000) / 1e9) * 100) / 100 };
+}
+
+function summarize(shapes: MatmulShapeResult[]): MatmulPeak {
+  let flops = 0;
+  let secs = 0;
+  for (const s of shapes) {
+    flops += 2 * s.m * s.k * s.n;
+    secs += s.ms / 1000;
+  }
+  return { shapes, weightedGflops: flops / secs / 1e9, maxGflops: Math.max(...shapes.map((s) => s.gflops)) };
+}
+
+/**
+ * Several rounds of {@link matmulPeak} over the same shapes combined: per shape the fastest
+ * round's median. On a shared machine a round can be slowed by other load; the peak is what the
+ * backend can do.
+ */
+export function bestOf(rounds: readonly MatmulPeak[]): MatmulPeak {
+  const first = rounds[0];
+  if (!first) throw new Error("bestOf needs at least one round");
+  return summarize(first.shapes.map((s, i) => shapeResult(s.m, s.k, s.n, Math.min(...rounds.map((r) => r.shapes[i]!.ms)))));
 }

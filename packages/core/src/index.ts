@@ -16,7 +16,7 @@ export { train, evaluate, trainConfigSchema, TrainingError } from "./train.js";
 export type { TrainConfig, TrainOptions, StepMetrics, EvalMetrics, TrainResult } from "./train.js";
 export { tokenizeToFile, TokenFile, WindowLoader, validationBatches, validationWindowCount, TokenDataError } from "./data.js";
 export type { TokenBatch, LoaderState, LoaderMode, WindowLoaderOptions, ValidationOptions, TokenizeToFileOptions, TokenizeResult } from "./data.js";
-export { AdamW, GradAccumulator, clipGradNorm, globalNorm } from "./optimizer.js";
+export { AdamW, GradAccumulator, clipGradNorm, globalNorm, gradsByName, disposeGrads } from "./optimizer.js";
 export type { AdamWOptions, ClipResult, GradMap } from "./optimizer.js";
 export { lrAt, makeSchedule } from "./schedule.js";
 export type { ScheduleOptions } from "./schedule.js";

@@ -43,18 +43,33 @@ export type AttentionImpl = "pieces" | "batched";
 /** Additive mask value: exp(−1e9 − max) is exactly 0 in float32. */
 const MASKED = -1e9;
 
+/** Kept causal biases, most recently used last; at most {@link MAX_CACHED_BIASES} stay alive. */
 const causalBiases = new Map<string, tf.Tensor2D>();
+const MAX_CACHED_BIASES = 4;
+
+const staleBiases: tf.Tensor2D[] = [];
 
 /** [T, S] additive causal bias: 0 where key s ≤ S − T + t, −1e9 above. Cached (kept) when S = T. */
 function causalBias(t: number, s: number): tf.Tensor2D {
+  while (staleBiases.length > 0) staleBiases.pop()!.dispose();
   const key = `${t}x${s}`;
   const cached = causalBiases.get(key);
-  if (cached !== undefined && !cached.isDisposed) return cached;
+  if (cached !== undefined && !cached.isDisposed) {
+    causalBiases.delete(key);
+    causalBiases.set(key, cached);
+    return cached;
+  }
   const a = new Float32Array(t * s);
   for (let i = 0; i < t; i++) a.fill(MASKED, i * s + s - t + i + 1, (i + 1) * s);
   const bias = tf.tensor2d(a, [t, s]);
   if (t !== s) return bias;
   causalBiases.set(key, tf.keep(bias));
+  while (causalBiases.size > MAX_CACHED_BIASES) {
+    const [oldest, tensor] = causalBiases.entries().next().value as [string, tf.Tensor2D];
+    causalBiases.delete(oldest);
+    // a bias handed out in this tidy scope may still be in use; dispose it at the next call
+    staleBiases.push(tensor);
+  }
   return bias;
 }
 
