@@ -30,8 +30,21 @@ export default tseslint.config(
     files: ["**/*.ts"],
     plugins: { "@nx": nx },
     rules: {
-      "@nx/enforce-module-boundaries": ["error", { allow: [], depConstraints, banTransitiveDependencies: true }],
+      "@nx/enforce-module-boundaries": [
+        "error",
+        {
+          // shared test infrastructure at the root (not a project): the README-example runner and the vitest config
+          allow: ["../../../scripts/readme-example.js", "../../vitest.shared.js"],
+          depConstraints,
+          banTransitiveDependencies: true,
+        },
+      ],
     },
+  },
+  {
+    // plain Node scripts
+    files: ["**/*.mjs"],
+    languageOptions: { globals: { console: "readonly", process: "readonly" } },
   },
   {
     rules: {

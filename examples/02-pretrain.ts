@@ -11,7 +11,7 @@
  * then generates forward (continue a line) and backward (write the line before a line).
  *
  * Run: `npm run example:02`. The last line of output is JSON with the headline numbers.
- * `BATGPT_STEPS=400 npm run example:02` trains longer.
+ * `BATGPT_STEPS=1000 npm run example:02` trains longer.
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -20,7 +20,7 @@ import { createModel, generate, selectBackend, TokenFile, tokenizeToFile, train,
 import { prepareCorpus, readDocuments } from "@batgpt/datasets";
 import { trainBpe } from "@batgpt/tokenizer";
 
-const steps = Number(process.env.BATGPT_STEPS ?? 200);
+const steps = Number(process.env.BATGPT_STEPS ?? 400);
 const runDir = fileURLToPath(new URL("../runs/02-pretrain/", import.meta.url));
 mkdirSync(runDir, { recursive: true });
 
@@ -47,7 +47,7 @@ console.log(`train ${trainFile.length} tokens, validation ${valFile.length} toke
 // The official BatGPT architecture (RMSNorm, rotary on half of each head, SwiGLU, QKV bias,
 // untied head) at a laptop size.
 const config = { hidden_size: 128, n_layer: 4, n_head: 4, ffn_hidden_size: 344, max_seq_len: 64 };
-const knobs = { steps, batchSize: 8, seqLen: 64, lr: 2e-3, warmupSteps: 20, evalEvery: Math.max(1, Math.floor(steps / 5)), evalWindows: 64, seed: 1 };
+const knobs = { steps, batchSize: 8, seqLen: 64, lr: 3e-3, warmupSteps: 20, evalEvery: Math.max(1, Math.floor(steps / 5)), evalWindows: 64, seed: 1 };
 const bidirectional = createModel(config, { tokenizer: tok, seed: 1 });
 console.log(`model: ${(countParameters(bidirectional.config) / 1e6).toFixed(2)}M parameters, backend ${backend.name}`);
 

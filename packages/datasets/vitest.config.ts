@@ -1,16 +1,3 @@
-import { fileURLToPath } from "node:url";
-import { defineConfig } from "vitest/config";
+import { packageVitestConfig } from "../../vitest.shared.js";
 
-export default defineConfig({
-  resolve: {
-    // the README example imports the package by name: point it at the source under test
-    alias: { "@batgpt/datasets": fileURLToPath(new URL("./src/index.ts", import.meta.url)) },
-  },
-  test: {
-    include: ["test/**/*.test.ts"],
-    testTimeout: 120_000,
-    hookTimeout: 120_000,
-    reporters: ["default", "json"],
-    outputFile: { json: "test-results/vitest.json" },
-  },
-});
+export default packageVitestConfig("@batgpt/datasets", import.meta.url);

@@ -1,0 +1,35 @@
+/**
+ * Shared by every package's `test/readme.test.ts`: the README's usage example must run.
+ * Extracts the first ```ts block under "## Usage", writes it next to the tests (so the
+ * package's vitest alias resolves `@batgpt/<name>` to its source), imports it, and checks it
+ * printed something.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { expect, vi } from "vitest";
+
+/** The first ```ts block under "## Usage" in `readmePath`. */
+export function usageExample(readmePath: string): string {
+  const readme = readFileSync(readmePath, "utf8");
+  const section = readme.slice(readme.indexOf("## Usage"));
+  const match = /```ts\n([\s\S]*?)```/.exec(section);
+  if (!match) throw new Error(`${readmePath} has no \`\`\`ts block under ## Usage`);
+  return match[1]!;
+}
+
+/** Run the usage example of the package whose test folder is `testDir`. */
+export async function runUsageExample(testDir: string, maxLines = 16): Promise<void> {
+  const code = usageExample(join(testDir, "../README.md"));
+  expect(code.split("\n").length).toBeLessThanOrEqual(maxLines);
+  const dir = join(testDir, ".tmp");
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, "readme-usage.ts");
+  writeFileSync(file, code);
+  const log = vi.spyOn(console, "log").mockImplementation(() => {});
+  try {
+    await import(file);
+    expect(log).toHaveBeenCalled();
+  } finally {
+    log.mockRestore();
+  }
+}
