@@ -3,8 +3,7 @@ import type { Tokenizer } from "@batgpt/tokenizer";
 import { assignWeights, readCheckpoint } from "./checkpoint.js";
 import type { BatGPTConfig } from "./config.js";
 import { BatGPTModel } from "./model.js";
-import { initParameters } from "./params.js";
-import { Rng } from "./rng.js";
+import { emptyParameters } from "./params.js";
 
 /**
  * Load a checkpoint directory (`config.json`, `model.safetensors`, `tokenizer.json`) written by
@@ -12,7 +11,7 @@ import { Rng } from "./rng.js";
  */
 export async function loadCheckpoint(dir: string): Promise<{ model: BatGPTModel; tokenizer: Tokenizer | undefined; config: BatGPTConfig; state: Record<string, unknown> | undefined }> {
   const ckpt = await readCheckpoint(dir);
-  const params = initParameters(ckpt.config, new Rng(0));
+  const params = emptyParameters(ckpt.config);
   try {
     assignWeights(params, ckpt.weights);
   } catch (err) {

@@ -92,3 +92,14 @@ export function initParameters(c: BatGPTConfig, rng: Rng): Map<string, tf.Variab
   }
   return params;
 }
+
+/** Zero-filled parameters of a config, to be overwritten (e.g. by a checkpoint). */
+export function emptyParameters(c: BatGPTConfig): Map<string, tf.Variable> {
+  const params = new Map<string, tf.Variable>();
+  for (const spec of parameterSpecs(c)) {
+    const initial = tf.zeros(spec.shape, "float32");
+    params.set(spec.name, tf.variable(initial, true));
+    initial.dispose();
+  }
+  return params;
+}
