@@ -73,9 +73,13 @@ function sampleRow(
     for (let i = 1; i < V; i++) if (z[i]! > z[best]!) best = i;
     return best;
   }
-  let order = Array.from({ length: V }, (_, i) => i).sort((a, b) => z[b]! - z[a]!);
+  // sorting the vocabulary is only needed to cut it; plain sampling reads it in id order
+  const filtering = (o.topK > 0 && o.topK < V) || o.topP < 1;
+  let order = Array.from({ length: V }, (_, i) => i);
+  if (filtering) order.sort((a, b) => z[b]! - z[a]!);
   if (o.topK > 0 && o.topK < V) order = order.slice(0, o.topK);
-  const max = z[order[0]!]!;
+  let max = -Infinity;
+  for (const i of order) if (z[i]! > max) max = z[i]!;
   let probs = order.map((i) => Math.exp((z[i]! - max) / o.temperature));
   let sum = probs.reduce((a, b) => a + b, 0);
   if (o.topP < 1) {

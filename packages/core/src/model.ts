@@ -187,7 +187,7 @@ export class BatGPTModel {
     if (batch === 0 || seqLen === 0) throw new Error("logits needs at least one non-empty sequence");
     if (ids.some((r) => r.length !== seqLen)) throw new Error("all sequences passed to logits must have the same length");
     const flat = Int32Array.from(ids.flat());
-    this.checkIds(ids.flat());
+    this.checkIds(flat);
     const { input } = directionalInput(flat, batch, seqLen, direction, this.directionToken(direction));
     return tf.tidy(() => this.head(this.hidden(input, batch, seqLen).hidden).reshape([batch, seqLen, this.config.vocab_size]) as tf.Tensor3D);
   }

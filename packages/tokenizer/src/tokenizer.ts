@@ -135,12 +135,17 @@ export class Tokenizer {
 
   /** Write `tokenizer.json` atomically (a temp file renamed into place). */
   async save(path: string): Promise<void> {
-    const { writeFile, rename, mkdir } = await import("node:fs/promises");
+    const { writeFile, rename, mkdir, rm } = await import("node:fs/promises");
     const { dirname } = await import("node:path");
     await mkdir(dirname(path), { recursive: true });
     const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
-    await writeFile(tmp, JSON.stringify(this.toJSON(), null, 1));
-    await rename(tmp, path);
+    try {
+      await writeFile(tmp, JSON.stringify(this.toJSON(), null, 1));
+      await rename(tmp, path);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
   }
 
   /** The special tokens and their ids. */
