@@ -12,19 +12,26 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
+import { z } from "zod";
+import { ConfigError, parseOptions } from "./options.js";
 
 /** A backend name as `selectBackend` accepts it. */
 export type BackendName = "auto" | "tensorflow" | "wasm" | "cpu";
 
-/** Options of {@link selectBackend}. */
-export interface SelectBackendOptions {
-  /** Which backend; default `process.env.BATGPT_BACKEND` or `"auto"`. `"tensorflow"` is tfjs-node(-gpu). */
-  backend?: BackendName;
-  /** Print the choice (once per process); default true. */
-  log?: boolean;
-  /** Where the line goes; default stderr. */
-  logger?: (line: string) => void;
-}
+/** Options of {@link selectBackend}, validated with zod. */
+export const selectBackendOptionsSchema = z
+  .object({
+    /** Which backend; default `process.env.BATGPT_BACKEND` or `"auto"`. `"tensorflow"` is tfjs-node(-gpu). */
+    backend: z.enum(["auto", "tensorflow", "wasm", "cpu"]).optional(),
+    /** Print the choice (once per process). */
+    log: z.boolean().default(true),
+    /** Where the line goes; default stderr. */
+    logger: z.custom<(line: string) => void>((f) => typeof f === "function", "must be a function").optional(),
+  })
+  .strict();
+
+/** Options of {@link selectBackend} (see {@link selectBackendOptionsSchema}). */
+export type SelectBackendOptions = z.input<typeof selectBackendOptionsSchema>;
 
 /** What was chosen and why. */
 export interface BackendInfo {
@@ -52,11 +59,12 @@ async function tryNative(pkg: string): Promise<string | undefined> {
  * Choose and initialise the backend. Safe to call many times; the first call decides unless a
  * later call names a different backend explicitly.
  */
-export async function selectBackend(options: SelectBackendOptions = {}): Promise<BackendInfo> {
+export async function selectBackend(input: SelectBackendOptions = {}): Promise<BackendInfo> {
+  const options = parseOptions(selectBackendOptionsSchema, input, "selectBackend options");
   const envChoice = typeof process !== "undefined" ? process.env.BATGPT_BACKEND : undefined;
   const want = (options.backend ?? (envChoice as BackendName | undefined) ?? "auto").toLowerCase() as BackendName;
   if (!["auto", "tensorflow", "wasm", "cpu"].includes(want)) {
-    throw new Error(`unknown backend "${want}" (from ${options.backend ? "the backend option" : "BATGPT_BACKEND"}); use auto, tensorflow, wasm or cpu`);
+    throw new ConfigError(`unknown backend "${want}" (from BATGPT_BACKEND); use auto, tensorflow, wasm or cpu`);
   }
   if (chosen && (want === "auto" || want === chosen.name)) return chosen;
   const skipped: string[] = [];
@@ -89,7 +97,7 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
   }
   await tf.ready();
   chosen = info;
-  if ((options.log ?? true) && !logged) {
+  if (options.log && !logged) {
     logged = true;
     const line = `[batgpt] backend: ${info.name} (${info.provider})`;
     (options.logger ?? ((l: string) => process.stderr.write(`${l}\n`)))(line);

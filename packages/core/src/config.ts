@@ -5,6 +5,7 @@
  * every default is written here and nowhere else.
  */
 import { z } from "zod";
+import { ConfigError, parseOptions } from "./options.js";
 
 /** Zod schema of {@link BatGPTConfig}; `parse` fills defaults and names the bad field. */
 export const batgptConfigSchema = z
@@ -95,19 +96,11 @@ export interface ModelDims {
   rotDim: number;
 }
 
-/** The error for a bad configuration; the message names the field. */
-export class ConfigError extends Error {
-  override name = "ConfigError";
-}
+export { ConfigError };
 
 /** Validate a config and fill its defaults. */
 export function resolveConfig(input: BatGPTConfigInput | BatGPTConfig = {}): BatGPTConfig {
-  const parsed = batgptConfigSchema.safeParse(input);
-  if (!parsed.success) {
-    const msg = parsed.error.issues.map((i) => `${i.path.join(".") || "(config)"}: ${i.message}`).join("; ");
-    throw new ConfigError(`invalid model config: ${msg}`);
-  }
-  const c = parsed.data;
+  const c = parseOptions(batgptConfigSchema, input, "model config");
   return { ...c, num_heads_per_kv: c.num_heads_per_kv ?? c.n_head, emb_dim: c.emb_dim ?? c.hidden_size };
 }
 

@@ -22,6 +22,7 @@ import { mkdir, open, rename, rm, type FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
 import { z } from "zod";
 import type { Tokenizer } from "@batgpt/tokenizer";
+import { parseOptions } from "./options.js";
 import { Rng, type RngState } from "./rng.js";
 
 /** The magic bytes a token file starts with. */
@@ -34,14 +35,8 @@ export class TokenDataError extends Error {
   override name = "TokenDataError";
 }
 
-function formatIssues(what: string, error: z.ZodError): string {
-  return `invalid ${what}: ${error.issues.map((i) => `${i.path.join(".") || "(options)"}: ${i.message}`).join("; ")}`;
-}
-
 function parse<T extends z.ZodType>(schema: T, value: unknown, what: string): z.output<T> {
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new TokenDataError(formatIssues(what, parsed.error));
-  return parsed.data;
+  return parseOptions(schema, value, what, TokenDataError);
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;

@@ -16,8 +16,10 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { Tokenizer } from "@batgpt/tokenizer";
+import { z } from "zod";
 import { modelDims, resolveConfig, type BatGPTConfig, type BatGPTConfigInput, type ModelDims } from "./config.js";
 import { applyRotary, causalAttention, crossEntropy, embedding, linear, rmsNorm, rotaryTables, swiglu } from "./ops/index.js";
+import { ConfigError, parseOptions } from "./options.js";
 import { initParameters, layerParam } from "./params.js";
 import { Rng } from "./rng.js";
 
@@ -33,13 +35,20 @@ export interface KVCache {
   length: number;
 }
 
-/** Options of {@link createModel}. */
-export interface CreateModelOptions {
-  /** Seed of the weight initialisation (default 0). */
-  seed?: number;
-  /** Fills `l2r_token_id` / `r2l_token_id` (and checks `vocab_size`) from the tokenizer. */
-  tokenizer?: Tokenizer;
-}
+const logitsOptionsSchema = z.object({ direction: z.enum(["forward", "backward"]).default("forward") }).strict();
+
+/** Options of {@link createModel}, validated with zod. */
+export const createModelOptionsSchema = z
+  .object({
+    /** Seed of the weight initialisation (a safe integer; see {@link Rng} for what a seed covers). */
+    seed: z.number().int().refine(Number.isSafeInteger, "must be a safe integer").default(0),
+    /** Fills `l2r_token_id` / `r2l_token_id` (and checks `vocab_size`) from the tokenizer. */
+    tokenizer: z.custom<Tokenizer>((t) => typeof t === "object" && t !== null && "vocabSize" in t && "specialTokenId" in t, "must be a Tokenizer").optional(),
+  })
+  .strict();
+
+/** Options of {@link createModel} (see {@link createModelOptionsSchema}). */
+export type CreateModelOptions = z.input<typeof createModelOptionsSchema>;
 
 /** The three numbers of a bidirectional loss. */
 export interface BidirectionalLoss {
@@ -181,7 +190,7 @@ export class BatGPTModel {
    * from the direction token and the tokens read before it.
    */
   logits(ids: number[][], options: { direction?: Direction } = {}): tf.Tensor3D {
-    const direction = options.direction ?? "forward";
+    const { direction } = parseOptions(logitsOptionsSchema, options, "logits options");
     const batch = ids.length;
     const seqLen = ids[0]?.length ?? 0;
     if (batch === 0 || seqLen === 0) throw new Error("logits needs at least one non-empty sequence");
@@ -248,18 +257,23 @@ export class BatGPTModel {
   }
 }
 
-/** A new model with weights drawn from a seeded generator. */
+/**
+ * A new model with weights drawn from a seeded generator.
+ *
+ * @throws ConfigError for a bad config or option, or a `vocab_size` smaller than the tokenizer's.
+ */
 export function createModel(config: BatGPTConfigInput | BatGPTConfig = {}, options: CreateModelOptions = {}): BatGPTModel {
+  const o = parseOptions(createModelOptionsSchema, options, "createModel options");
   const input: BatGPTConfigInput = { ...config };
-  const tok = options.tokenizer;
+  const tok = o.tokenizer;
   if (tok) {
     if (input.vocab_size === undefined) input.vocab_size = tok.vocabSize;
     if (input.vocab_size < tok.vocabSize) {
-      throw new Error(`vocab_size ${input.vocab_size} is smaller than the tokenizer's ${tok.vocabSize}`);
+      throw new ConfigError(`invalid model config: vocab_size ${input.vocab_size} is smaller than the tokenizer's ${tok.vocabSize}`);
     }
     input.l2r_token_id ??= tok.specialTokenId("<|l2r|>");
     input.r2l_token_id ??= tok.specialTokenId("<|r2l|>");
   }
   const c = resolveConfig(input);
-  return new BatGPTModel(c, initParameters(c, new Rng(options.seed ?? 0)));
+  return new BatGPTModel(c, initParameters(c, new Rng(o.seed)));
 }

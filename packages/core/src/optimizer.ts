@@ -7,6 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { z } from "zod";
+import { parseOptions } from "./options.js";
 import { decays, type ParamSpec } from "./params.js";
 
 /** Gradients by parameter name. */
@@ -14,10 +15,6 @@ export type GradMap = Map<string, tf.Tensor>;
 
 /** Which parameters get weight decay: a set of names, or a predicate on the name. */
 export type DecayRule = ReadonlySet<string> | ((name: string) => boolean);
-
-function formatIssues(what: string, error: z.ZodError): string {
-  return `invalid ${what}: ${error.issues.map((i) => `${i.path.join(".") || "(options)"}: ${i.message}`).join("; ")}`;
-}
 
 /** Zod schema of {@link AdamWOptions}; defaults are written here and nowhere else. */
 export const adamwSchema = z
@@ -89,12 +86,10 @@ export class AdamW {
 
   /**
    * @param params the model's parameters by name (updated in place by {@link AdamW.step}).
-   * @param options hyperparameters; a bad one throws a RangeError naming it.
+   * @param options hyperparameters; a bad one throws a {@link ConfigError} naming it.
    */
   constructor(params: Map<string, tf.Variable>, options: AdamWOptions = {}) {
-    const parsed = adamwSchema.safeParse(options);
-    if (!parsed.success) throw new RangeError(formatIssues("AdamW options", parsed.error));
-    const o = parsed.data;
+    const o = parseOptions(adamwSchema, options, "AdamW options");
     this.lr = o.lr;
     this.beta1 = o.beta1;
     this.beta2 = o.beta2;

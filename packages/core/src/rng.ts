@@ -1,21 +1,56 @@
 /**
  * The one seeded random generator every part of training draws from: weight init, batch
  * windows, sampling. Its state serialises to a few numbers, so a checkpoint resumes exactly.
- * Built on `pure-rand`'s xoroshiro128+.
+ *
+ * The generator is `pure-rand`'s xoroshiro128+. Its 128-bit state is filled from the seed with
+ * SplitMix64, as the xoroshiro authors recommend (Blackman & Vigna, "Scrambled linear
+ * pseudorandom number generators", 2021, and prng.di.unimi.it: "We suggest to use a SplitMix64 to
+ * initialize the state of our generators starting from a 64-bit seed"), so nearby seeds (0, 1,
+ * 2, …) give unrelated streams from the very first draw.
+ *
+ * What a seed covers: one `Rng` and everything drawn from it, in order. The same seed, the same
+ * calls in the same order and the same backend give the same numbers; weights, data windows and
+ * sampling each take their seed from their own option (`createModel({ seed })`,
+ * `train({ seed })`, `generate({ seed })`), so changing one does not change the others.
  */
 import { xoroshiro128plus, xoroshiro128plusFromState } from "pure-rand/generator/xoroshiro128plus";
 
 type Generator = ReturnType<typeof xoroshiro128plus>;
+
+const MASK64 = (1n << 64n) - 1n;
+
+/**
+ * SplitMix64 (Steele, Lea & Flood, "Fast splittable pseudorandom number generators", OOPSLA 2014;
+ * the reference `splitmix64.c` at prng.di.unimi.it): the `n` 64-bit outputs that follow state
+ * `seed`, each split into its high and low signed 32-bit halves.
+ */
+export function splitmix64(seed: bigint, n: number): number[] {
+  let x = BigInt.asUintN(64, seed);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    x = (x + 0x9e3779b97f4a7c15n) & MASK64;
+    let z = x;
+    z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & MASK64;
+    z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & MASK64;
+    z = z ^ (z >> 31n);
+    out.push(Number(BigInt.asIntN(32, z >> 32n)), Number(BigInt.asIntN(32, z)));
+  }
+  return out;
+}
 
 /** A seeded generator with a serialisable state. */
 export class Rng {
   private gen: Generator;
   private spare: number | undefined;
 
-  /** @param seed an integer seed; the same seed gives the same stream. */
+  /**
+   * @param seed an integer seed in ±(2^53 − 1); the same seed gives the same stream.
+   * @throws RangeError when `seed` is not a safe integer.
+   */
   constructor(seed: number) {
-    if (!Number.isInteger(seed)) throw new RangeError(`seed must be an integer, got ${seed}`);
-    this.gen = xoroshiro128plus(seed);
+    if (!Number.isSafeInteger(seed)) throw new RangeError(`seed must be a safe integer, got ${seed}`);
+    // pure-rand's state is [s0 high, s0 low, s1 high, s1 low]; SplitMix64 never yields two zero words in a row
+    this.gen = xoroshiro128plusFromState(splitmix64(BigInt(seed), 2));
   }
 
   /** Restore a generator from {@link Rng.state}. */

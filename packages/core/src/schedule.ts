@@ -4,6 +4,7 @@
  * resumed run needs nothing but the step count.
  */
 import { z } from "zod";
+import { parseOptions } from "./options.js";
 
 /** Zod schema of {@link ScheduleOptions}; defaults are written here and nowhere else. */
 export const scheduleSchema = z
@@ -32,12 +33,7 @@ export type ResolvedSchedule = z.output<typeof scheduleSchema>;
 
 /** Validate schedule options; the error names the bad field. */
 export function resolveSchedule(options: ScheduleOptions): ResolvedSchedule {
-  const parsed = scheduleSchema.safeParse(options);
-  if (!parsed.success) {
-    const msg = parsed.error.issues.map((i) => `${i.path.join(".") || "(options)"}: ${i.message}`).join("; ");
-    throw new RangeError(`invalid learning-rate schedule: ${msg}`);
-  }
-  return parsed.data;
+  return parseOptions(scheduleSchema, options, "learning-rate schedule");
 }
 
 function lrResolved(step: number, o: ResolvedSchedule): number {

@@ -110,6 +110,18 @@ describe("tokenizeToFile / TokenFile", () => {
 });
 
 describe("WindowLoader", () => {
+  it("starts at different windows for seeds 0..5 (batch 2, windows of 16 over 10,000 tokens)", () => {
+    const file = counting(10_000);
+    // as train() builds its loader: a run's Rng from the seed, the loader's seed drawn from it
+    const starts = [0, 1, 2, 3, 4, 5].map((seed) => {
+      const l = new WindowLoader(file, { seqLen: 16, batchSize: 2, mode: "random", rng: new Rng(seed) });
+      return rows(l.nextBatch()).map((r) => r[0]!);
+    });
+    expect(new Set(starts.map((s) => s.join(","))).size).toBe(6);
+    expect(new Set(starts.map((s) => s[0])).size).toBe(6);
+    expect(new Set(starts.map((s) => s[1])).size).toBe(6);
+  });
+
   it("random mode: deterministic for a seed, different for another", () => {
     const file = counting(1000);
     const take = (seed: number) => {

@@ -2,7 +2,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { trainBpe, type Tokenizer } from "@batgpt/tokenizer";
 import { selectBackend } from "../src/backend.js";
-import { generate } from "../src/generate.js";
+import { GenerationError, generate, type GenerateOptions } from "../src/generate.js";
+import { ConfigError } from "../src/options.js";
 import { createModel, type BatGPTModel } from "../src/model.js";
 
 let tok: Tokenizer;
@@ -66,5 +67,114 @@ describe("generate", () => {
     expect(g.finishReason).toBe("stop");
     expect(g.ids.at(-1)).toBe(stopAt);
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it("samples different first tokens for different seeds (temperature 50, top-k 5, top-p 0.5)", async () => {
+    const firstIds = async (o: GenerateOptions) =>
+      Promise.all(Array.from({ length: 20 }, (_, seed) => generate(model, tok, "明月", { ...o, seed, maxNewTokens: 1, stopTokens: [] }).then((g) => g.ids[0]!)));
+    // near-uniform over the vocabulary: 20 draws from ~300 ids are almost all different
+    const hot = await firstIds({ temperature: 50 });
+    expect(new Set(hot).size).toBeGreaterThanOrEqual(15);
+    const V = model.config.vocab_size;
+    expect(hot.filter((id) => id === V - 1).length).toBeLessThan(3);
+    // top-k 5 and top-p 0.5: the draws spread over the tokens kept, not one fixed rank
+    // logits[t] predicts token t from the tokens before it: append a dummy to read the next token's
+    const logits = model.logits([[...tok.encode("明月"), 0]]);
+    const last = tf.tidy(() => Array.from(logits.slice([0, logits.shape[1] - 1, 0], [1, 1, V]).dataSync()));
+    logits.dispose();
+    const rank = [...last.keys()].sort((a, b) => last[b]! - last[a]!);
+    const topK = await firstIds({ temperature: 1, topK: 5 });
+    expect(topK.every((id) => rank.slice(0, 5).includes(id))).toBe(true);
+    expect(new Set(topK).size).toBeGreaterThanOrEqual(3);
+    const topP = await firstIds({ temperature: 1, topP: 0.5 });
+    expect(new Set(topP).size).toBeGreaterThanOrEqual(3);
+  });
+
+  it("refuses non-finite logits with an error that names the prompt and the step", async () => {
+    const broken = model.clone();
+    const w = broken.params.get("lm_head.weight")!;
+    w.assign(tf.fill(w.shape, NaN));
+    const before = tf.memory().numTensors;
+    for (const o of [{ temperature: 0 }, { temperature: 1 }, { temperature: 1, topK: 5 }, { temperature: 0.8, topP: 0.8 }]) {
+      const run = generate(broken, tok, ["明月", "床前"], { ...o, maxNewTokens: 5, stopTokens: [] });
+      await expect(run).rejects.toBeInstanceOf(GenerationError);
+      await expect(generate(broken, tok, "明月", { ...o, maxNewTokens: 5 })).rejects.toThrow(/logits are not finite .*NaN.* for prompt 0 at generation step 1/);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    broken.dispose();
+  });
+
+  it("validates its options and names the bad one", async () => {
+    const cases: [GenerateOptions, RegExp][] = [
+      [{ maxNewTokens: -1 }, /maxNewTokens/],
+      [{ maxNewTokens: 1.5 }, /maxNewTokens/],
+      [{ maxNewTokens: NaN }, /maxNewTokens/],
+      [{ temperature: NaN }, /temperature/],
+      [{ temperature: -1 }, /temperature/],
+      [{ topK: 2.5 }, /topK/],
+      [{ topP: 0 }, /topP/],
+      [{ topP: 1.5 }, /topP/],
+      [{ repetitionPenalty: 0 }, /repetitionPenalty/],
+      [{ seed: 0.5 }, /seed/],
+      [{ stopTokens: [-1] }, /stopTokens/],
+      [{ stopTokens: [1e6] }, /stopTokens: id 1000000 is outside the vocabulary/],
+      [{ direction: "sideways" as never }, /direction/],
+      [{ maxNewToken: 5 } as never, /maxNewToken/],
+      [{ onToken: 3 as never }, /onToken/],
+    ];
+    for (const [o, message] of cases) {
+      const run = generate(model, tok, "明月", o);
+      await expect(run).rejects.toBeInstanceOf(ConfigError);
+      await expect(generate(model, tok, "明月", o)).rejects.toThrow(message);
+    }
+    await expect(generate(model, tok, [], {})).rejects.toThrow(ConfigError);
+    expect((await generate(model, tok, "明月", { maxNewTokens: 0 })).ids).toEqual([]);
+  });
+
+  it("frees the KV cache when onToken throws (+0 tensors over 10 calls)", async () => {
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 10; i++) {
+      const run = generate(model, tok, "明月", {
+        maxNewTokens: 8,
+        stopTokens: [],
+        onToken: (e) => {
+          if (e.id >= 0) throw new Error("client went away");
+        },
+      });
+      await expect(run).rejects.toThrow("client went away");
+    }
+    expect(tf.memory().numTensors - before).toBe(0);
+  });
+
+  it("stops cleanly on an AbortSignal", async () => {
+    const before = tf.memory().numTensors;
+    const controller = new AbortController();
+    let events = 0;
+    const run = generate(model, tok, "明月", {
+      maxNewTokens: 20,
+      stopTokens: [],
+      signal: controller.signal,
+      onToken: () => {
+        if (++events === 3) controller.abort();
+      },
+    });
+    await expect(run).rejects.toMatchObject({ name: "AbortError" });
+    expect(events).toBe(3);
+    await expect(generate(model, tok, "明月", { signal: AbortSignal.abort(new Error("not now")) })).rejects.toThrow("not now");
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it("streams pieces that join to the returned text, also when the last character is incomplete", async () => {
+    let cut = 0;
+    for (let seed = 0; seed < 40; seed++) {
+      for (const stopTokens of [[], undefined]) {
+        const pieces: string[] = [];
+        const g = await generate(model, tok, "明月", { temperature: 1.5, seed, maxNewTokens: 4, ...(stopTokens ? { stopTokens } : {}), onToken: (e) => pieces.push(e.piece) });
+        expect(pieces.join("")).toBe(g.text);
+        if (g.text.endsWith("\uFFFD")) cut++;
+      }
+    }
+    // the case this guards: generation ended inside a multi-byte character
+    expect(cut).toBeGreaterThan(0);
   });
 });
