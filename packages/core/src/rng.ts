@@ -13,7 +13,7 @@
  * sampling each take their seed from their own option (`createModel({ seed })`,
  * `train({ seed })`, `generate({ seed })`), so changing one does not change the others.
  */
-import { xoroshiro128plus, xoroshiro128plusFromState } from "pure-rand/generator/xoroshiro128plus";
+import { xoroshiro128plusFromState, type xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
 
 type Generator = ReturnType<typeof xoroshiro128plus>;
 
