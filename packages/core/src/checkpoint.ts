@@ -16,21 +16,39 @@
  * they are. With `tie_word_embeddings` there is no `lm_head.weight`.
  *
  * Atomicity: {@link saveCheckpoint} writes every file into `<dir>.tmp-<pid>-<time>-<n>` next to
- * the target, then renames the old `<dir>` aside to `<dir>.old-<pid>-<time>-<n>`, renames the temp
- * directory to `<dir>`, and removes the old one. A crash while writing leaves `<dir>` untouched
- * (and an incomplete `.tmp-` directory that may be deleted); a crash between the two renames
- * leaves the complete previous checkpoint at `<dir>.old-…` (and the complete new one at
- * `<dir>.tmp-…`), which {@link readCheckpoint} falls back to when `<dir>` is missing; a crash
- * after the second rename leaves the complete new checkpoint at `<dir>` (and a stale
- * `.old-` directory). At no point is `<dir>` a mix of old and new files.
+ * the target (each file flushed to disk), then renames the old `<dir>` aside to
+ * `<dir>.old-<pid>-<time>-<n>`, renames the temp directory to `<dir>`, and removes the old one
+ * (renaming it to `<dir>.del-…` first, so that an `.old-` directory is always complete). A crash
+ * while writing leaves `<dir>` untouched (and an incomplete `.tmp-` directory); a crash between
+ * the two renames leaves no `<dir>`, the complete previous checkpoint at `<dir>.old-…` (and the
+ * complete new one at `<dir>.tmp-…`); a crash after the second rename leaves the complete new
+ * checkpoint at `<dir>` (and a stale `.old-` or `.del-` directory). At no point is `<dir>` a mix
+ * of old and new files.
+ *
+ * Every reader goes through {@link resolveCheckpointDir}: `<dir>` when it exists, else the newest
+ * complete `<dir>.old-…` (by the time and counter in its name). {@link readCheckpoint},
+ * `loadCheckpoint` and `train({ resume: true })` all use it. The next successful save
+ * removes what a crash left behind: every `.old-` and `.del-` sibling, and `.tmp-` siblings of
+ * processes that are no longer running.
  */
-import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { Tokenizer } from "@batgpt/tokenizer";
+import { z } from "zod";
 import { fromConfigJson, toConfigJson, type BatGPTConfig } from "./config.js";
+import { parseOptions } from "./options.js";
 import { parameterSpecs, type ParamSpec } from "./params.js";
-import { readSafetensors, writeSafetensors, type ReadTensor, type SafetensorsTensor } from "./safetensors.js";
+import {
+  FLOAT_DTYPES,
+  SafetensorsError,
+  SafetensorsFile,
+  writeSafetensorsFile,
+  type LazySafetensorsTensor,
+  type ReadTensor,
+  type SafetensorsDtype,
+  type SafetensorsTensor,
+} from "./safetensors.js";
 
 /** File names inside a checkpoint directory. */
 export const CHECKPOINT_FILES = {
@@ -70,9 +88,46 @@ export interface ReadCheckpointResult {
   dir: string;
 }
 
-/** A missing, malformed or mismatched checkpoint; the message names the file and tensor. */
+
+/**
+ * Checkpoint-reading options (validated with zod; unknown keys are refused). Defaults are
+ * written here, once.
+ */
+export const readCheckpointOptionsSchema = z
+  .object({
+    /**
+     * Load weights and optimizer moments that hold NaN or ±Infinity. Off by default: such a
+     * checkpoint is refused with a {@link CheckpointError} naming the file and the tensor (the
+     * check is one pass over each tensor's float32 data as it is read).
+     */
+    allowNonFinite: z.boolean().default(false),
+  })
+  .strict();
+
+/** Options of {@link readCheckpoint} and `loadCheckpoint`. */
+export type ReadCheckpointOptions = z.input<typeof readCheckpointOptionsSchema>;
+
+function parseReadOptions(options: ReadCheckpointOptions | undefined): z.output<typeof readCheckpointOptionsSchema> {
+  return parseOptions(readCheckpointOptionsSchema, options ?? {}, "checkpoint options");
+}
+
+/**
+ * Any failure to read a checkpoint (a missing directory or file, malformed JSON, a config that
+ * does not validate, a corrupt or truncated safetensors file, a tensor that is missing,
+ * unexpected, mis-shaped, of the wrong dtype or not finite, a bad `tokenizer.json`), and
+ * parameters or state that cannot be saved. The message names the file (and the tensor); the
+ * underlying error, when there is one (a `SafetensorsError`, `TokenizerError`, `ConfigError` or
+ * Node I/O error), is kept as `cause`.
+ */
 export class CheckpointError extends Error {
   override name = "CheckpointError";
+}
+
+/** `err` as a {@link CheckpointError} whose message names `path` (the original kept as `cause`). */
+function fileError(path: string, err: unknown): CheckpointError {
+  const msg = err instanceof Error ? err.message : String(err);
+  if (err instanceof CheckpointError && msg.includes(path)) return err;
+  return new CheckpointError(msg.includes(path) ? msg : `${path}: ${msg}`, { cause: err });
 }
 
 function fmtShape(shape: readonly number[]): string {
@@ -83,12 +138,43 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
-/** Transpose a row-major `[rows, cols]` matrix into `out` at `offset` (as `[cols, rows]`). */
+/** Transpose a row-major `[rows, cols]` matrix into `out` at `offset` (as `[cols, rows]`), in cache-sized tiles. */
 function transposeInto(src: Float32Array, rows: number, cols: number, out: Float32Array, offset = 0): void {
-  for (let r = 0; r < rows; r++) {
-    const base = r * cols;
-    for (let c = 0; c < cols; c++) out[offset + c * rows + r] = src[base + c] ?? 0;
+  const tile = 64;
+  for (let r0 = 0; r0 < rows; r0 += tile) {
+    const r1 = Math.min(rows, r0 + tile);
+    for (let c0 = 0; c0 < cols; c0 += tile) {
+      const c1 = Math.min(cols, c0 + tile);
+      for (let r = r0; r < r1; r++) {
+        const base = r * cols;
+        for (let c = c0; c < c1; c++) out[offset + c * rows + r] = src[base + c] ?? 0;
+      }
+    }
   }
+}
+
+/**
+ * Throw unless every value of `data` is finite: one pass, stopping at the first NaN/±Infinity
+ * (the rest is counted only to write the message).
+ */
+function checkFinite(data: Float32Array, shape: readonly number[], file: string, tensor: string): void {
+  const n = data.length;
+  let i = 0;
+  for (; i < n; i++) {
+    const v = data[i] ?? 0;
+    if (v - v !== 0) break; // NaN - NaN and Inf - Inf are NaN; x - x is 0 for every finite x
+  }
+  if (i === n) return;
+  const first = data[i] ?? NaN;
+  let count = 0;
+  for (let j = i; j < n; j++) {
+    const v = data[j] ?? 0;
+    if (v - v !== 0) count++;
+  }
+  throw new CheckpointError(
+    `${file}: tensor "${tensor}" holds ${count} non-finite value${count > 1 ? "s" : ""} (first: ${first} at flat index ${i} of ${fmtShape(shape)}); ` +
+      "refusing to load it (pass allowNonFinite: true to load it anyway)",
+  );
 }
 
 /** An official tensor and the internal parameters it is made of (one, or the parts in order). */
@@ -123,48 +209,61 @@ function officialTensors(config: BatGPTConfig): OfficialTensor[] {
   return out;
 }
 
+/** Check that `params` holds exactly the parameters of `config`, with their shapes, as float32. */
+function checkModelParams(config: BatGPTConfig, params: ReadonlyMap<string, tf.Tensor>): void {
+  const specs = parameterSpecs(config);
+  checkNames(specs.map((s) => s.name), [...params.keys()], "model parameters");
+  for (const spec of specs) {
+    const p = params.get(spec.name);
+    if (!p) throw new CheckpointError(`model parameter "${spec.name}" is missing`);
+    if (!sameShape(p.shape, spec.shape)) {
+      throw new CheckpointError(`model parameter "${spec.name}" has shape ${fmtShape(p.shape)}, expected ${fmtShape(spec.shape)}`);
+    }
+    if (p.dtype !== "float32") throw new CheckpointError(`model parameter "${spec.name}" is ${p.dtype}, expected float32`);
+  }
+}
+
+/** One official tensor's data, from checked parameters. */
+async function encodeOfficial(t: OfficialTensor, params: ReadonlyMap<string, tf.Tensor>): Promise<Float32Array> {
+  const data = new Float32Array(t.shape.reduce((a, b) => a * b, 1));
+  let offset = 0;
+  for (const spec of t.parts) {
+    const values = (await (params.get(spec.name) as tf.Tensor).data()) as Float32Array;
+    if (t.transposed) {
+      const [rows = 0, cols = 0] = spec.shape;
+      transposeInto(values, rows, cols, data, offset);
+    } else {
+      data.set(values, offset);
+    }
+    offset += values.length;
+  }
+  return data;
+}
+
 /**
  * The model's weights as the official state dict: official names, PyTorch layouts, F32.
+ * (This holds a copy of every weight at once; {@link saveCheckpoint} streams them one at a time.)
  *
  * @param params internal parameters (every one of `parameterSpecs(config)`, nothing else).
  * @throws {CheckpointError} naming a missing, extra or mis-shaped parameter.
  */
 export async function encodeModelWeights(config: BatGPTConfig, params: ReadonlyMap<string, tf.Tensor>): Promise<Map<string, SafetensorsTensor>> {
-  checkNames(parameterSpecs(config).map((s) => s.name), [...params.keys()], "model parameters");
+  checkModelParams(config, params);
   const out = new Map<string, SafetensorsTensor>();
-  for (const t of officialTensors(config)) {
-    const data = new Float32Array(t.shape.reduce((a, b) => a * b, 1));
-    let offset = 0;
-    for (const spec of t.parts) {
-      const p = params.get(spec.name);
-      if (!p) throw new CheckpointError(`model parameter "${spec.name}" is missing`);
-      if (!sameShape(p.shape, spec.shape)) {
-        throw new CheckpointError(`model parameter "${spec.name}" has shape ${fmtShape(p.shape)}, expected ${fmtShape(spec.shape)}`);
-      }
-      if (p.dtype !== "float32") throw new CheckpointError(`model parameter "${spec.name}" is ${p.dtype}, expected float32`);
-      const values = (await p.data()) as Float32Array;
-      if (t.transposed) {
-        const [rows = 0, cols = 0] = spec.shape;
-        transposeInto(values, rows, cols, data, offset);
-      } else {
-        data.set(values, offset);
-      }
-      offset += values.length;
-    }
-    out.set(t.name, { dtype: "F32", shape: t.shape, data });
-  }
+  for (const t of officialTensors(config)) out.set(t.name, { dtype: "F32", shape: t.shape, data: await encodeOfficial(t, params) });
   return out;
 }
 
-/**
- * Official tensors (as read from a safetensors file) → internal tensors, ready to assign.
- * Strict: every official tensor of the config must be there with its exact shape, and nothing else.
- *
- * @param source the file name for error messages.
- * @throws {CheckpointError} naming a missing, unexpected or mis-shaped tensor.
- */
-export function decodeModelWeights(config: BatGPTConfig, tensors: ReadonlyMap<string, ReadTensor>, source: string): Map<string, tf.Tensor> {
-  const official = officialTensors(config);
+/** The official tensors as lazy safetensors entries: each is encoded when the writer reaches it. */
+function lazyModelWeights(config: BatGPTConfig, params: ReadonlyMap<string, tf.Tensor>): Map<string, LazySafetensorsTensor> {
+  checkModelParams(config, params);
+  const out = new Map<string, LazySafetensorsTensor>();
+  for (const t of officialTensors(config)) out.set(t.name, { dtype: "F32", shape: t.shape, load: () => encodeOfficial(t, params) });
+  return out;
+}
+
+/** Check the official tensors' names, shapes and dtypes (from a header, before any data is read). */
+function checkOfficial(official: readonly OfficialTensor[], tensors: ReadonlyMap<string, { dtype: SafetensorsDtype; shape: number[] }>, source: string): void {
   checkNames(official.map((t) => t.name), [...tensors.keys()], source);
   for (const t of official) {
     const r = tensors.get(t.name);
@@ -174,31 +273,107 @@ export function decodeModelWeights(config: BatGPTConfig, tensors: ReadonlyMap<st
         `${source}: tensor "${t.name}" has shape ${fmtShape(r.shape)}, expected ${fmtShape(t.shape)}${t.transposed ? " ([out, in] as PyTorch stores it)" : ""} for this config`,
       );
     }
-    if (!(r.data instanceof Float32Array)) throw new CheckpointError(`${source}: tensor "${t.name}" has integer dtype ${r.dtype}; model weights must be floating point`);
+    if (!FLOAT_DTYPES.has(r.dtype)) throw new CheckpointError(`${source}: tensor "${t.name}" has integer dtype ${r.dtype}; model weights must be floating point`);
   }
+}
+
+/** Split one official tensor's data (official layout) into internal tensors, added to `out`. */
+function toInternal(t: OfficialTensor, src: Float32Array, out: Map<string, tf.Tensor>): void {
+  let offset = 0;
+  for (const spec of t.parts) {
+    const size = spec.shape.reduce((a, b) => a * b, 1);
+    let values: Float32Array;
+    if (t.transposed) {
+      // this part is rows [offset/in, …) of the official [out, in] matrix
+      const [inDim = 0, outDim = 0] = spec.shape;
+      values = new Float32Array(size);
+      transposeInto(src.subarray(offset, offset + size), outDim, inDim, values);
+    } else {
+      // a tensor read from a file owns its buffer: hand it over without a copy
+      values = offset === 0 && size === src.length ? src : src.slice(offset, offset + size);
+    }
+    offset += size;
+    out.set(spec.name, tf.tensor(values, spec.shape, "float32"));
+  }
+}
+
+/**
+ * Official tensors (as read from a safetensors file) → internal tensors, ready to assign.
+ * Strict: every official tensor of the config must be there with its exact shape, and nothing
+ * else; unless `allowNonFinite`, every value must be finite.
+ *
+ * @param source the file name for error messages.
+ * @param options see {@link readCheckpointOptionsSchema}.
+ * @throws {CheckpointError} naming a missing, unexpected, mis-shaped, integer or non-finite tensor.
+ * @throws {ConfigError} for invalid options (the message names the field).
+ */
+export function decodeModelWeights(config: BatGPTConfig, tensors: ReadonlyMap<string, ReadTensor>, source: string, options?: ReadCheckpointOptions): Map<string, tf.Tensor> {
+  const { allowNonFinite } = parseReadOptions(options);
+  const official = officialTensors(config);
+  checkOfficial(official, tensors, source);
   const out = new Map<string, tf.Tensor>();
   try {
     for (const t of official) {
-      const src = (tensors.get(t.name) as ReadTensor).data as Float32Array;
-      let offset = 0;
-      for (const spec of t.parts) {
-        const size = spec.shape.reduce((a, b) => a * b, 1);
-        let values: Float32Array;
-        if (t.transposed) {
-          // this part is rows [offset/in, …) of the official [out, in] matrix
-          const [inDim = 0, outDim = 0] = spec.shape;
-          values = new Float32Array(size);
-          transposeInto(src.subarray(offset, offset + size), outDim, inDim, values);
-        } else {
-          values = src.slice(offset, offset + size);
-        }
-        offset += size;
-        out.set(spec.name, tf.tensor(values, spec.shape, "float32"));
+      const r = tensors.get(t.name) as ReadTensor;
+      const src = r.data as Float32Array;
+      if (!allowNonFinite) checkFinite(src, r.shape, source, t.name);
+      // the caller keeps `tensors`: copy even where a file reader could hand the buffer over
+      toInternal(t, !t.transposed && t.parts.length === 1 ? src.slice() : src, out);
+    }
+  } catch (err) {
+    for (const x of out.values()) x.dispose();
+    throw err;
+  }
+  return out;
+}
+
+/** Read the model weights tensor by tensor (one official tensor's raw data in memory at a time). */
+async function readModelWeights(config: BatGPTConfig, path: string, allowNonFinite: boolean): Promise<Map<string, tf.Tensor>> {
+  let file: SafetensorsFile;
+  try {
+    file = await SafetensorsFile.open(path);
+  } catch (err) {
+    throw fileError(path, err);
+  }
+  const out = new Map<string, tf.Tensor>();
+  try {
+    const official = officialTensors(config);
+    checkOfficial(official, file.entries, path);
+    for (const t of official) {
+      const r = await file.read(t.name);
+      const src = r.data as Float32Array;
+      if (!allowNonFinite) checkFinite(src, r.shape, path, t.name);
+      toInternal(t, src, out);
+    }
+  } catch (err) {
+    for (const x of out.values()) x.dispose();
+    throw fileError(path, err);
+  } finally {
+    await file.close();
+  }
+  return out;
+}
+
+/** Read optimizer tensors (float32 or int32) from a safetensors file. */
+async function readOptimizer(path: string, allowNonFinite: boolean): Promise<Map<string, tf.Tensor>> {
+  const out = new Map<string, tf.Tensor>();
+  let file: SafetensorsFile | undefined;
+  try {
+    file = await SafetensorsFile.open(path);
+    for (const name of file.entries.keys()) {
+      const t = await file.read(name);
+      if (t.data instanceof Float32Array) {
+        if (!allowNonFinite) checkFinite(t.data, t.shape, path, name);
+        out.set(name, tf.tensor(t.data, t.shape, "float32"));
+      } else {
+        out.set(name, tf.tensor(t.data, t.shape, "int32"));
       }
     }
   } catch (err) {
-    for (const t of out.values()) t.dispose();
-    throw err;
+    for (const x of out.values()) x.dispose();
+    throw fileError(path, err);
+  } finally {
+    await file?.close();
   }
   return out;
 }
@@ -217,14 +392,134 @@ function checkNames(expected: readonly string[], actual: readonly string[], wher
   throw new CheckpointError(`${where}: ${parts.join("; ")}`);
 }
 
-let saveSeq = 0;
-
+/** Whether `path` exists; a failure other than "no such file" is thrown, not taken for "no". */
 async function exists(path: string): Promise<boolean> {
   try {
     await stat(path);
     return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return false;
+    throw new CheckpointError(`cannot stat ${path}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Flush a file or directory to disk (best effort for directories: not every platform can). */
+async function fsync(path: string, isDir = false): Promise<void> {
+  let fh;
+  try {
+    fh = await open(path, "r");
+  } catch (err) {
+    if (isDir) return;
+    throw err;
+  }
+  try {
+    await fh.sync();
+  } catch (err) {
+    if (!isDir) throw err;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Write a small text file and flush it to disk. */
+async function writeTextFile(path: string, text: string): Promise<void> {
+  await writeFile(path, text);
+  await fsync(path);
+}
+
+/** The sibling kinds a save leaves next to `<dir>`. */
+type SiblingKind = "tmp" | "old" | "del";
+
+/** A `<dir>.<kind>-<pid>-<time>-<n>` sibling, parsed. */
+interface Sibling {
+  path: string;
+  kind: SiblingKind;
+  pid: number;
+  time: number;
+  seq: number;
+}
+
+/** `<pid>-<time>-<n>` (the counter may be absent: `<pid>-<time>`). */
+const STAMP = /^(\d+)-(\d+)(?:-(\d+))?$/;
+
+/**
+ * The siblings of `target` named as {@link saveCheckpoint} names them, newest first (by the
+ * time in the name, then the per-process counter, then the pid, all compared as numbers).
+ * Names that do not match the pattern are not ours and are ignored.
+ */
+async function siblings(target: string, kinds: readonly SiblingKind[]): Promise<Sibling[]> {
+  let names: string[];
+  try {
+    names = await readdir(dirname(target));
   } catch {
-    return false;
+    return [];
+  }
+  const base = basename(target);
+  const out: Sibling[] = [];
+  for (const name of names) {
+    for (const kind of kinds) {
+      const prefix = `${base}.${kind}-`;
+      if (!name.startsWith(prefix)) continue;
+      const m = STAMP.exec(name.slice(prefix.length));
+      if (m) out.push({ path: join(dirname(target), name), kind, pid: Number(m[1]), time: Number(m[2]), seq: Number(m[3] ?? 0) });
+    }
+  }
+  return out.sort((a, b) => b.time - a.time || b.seq - a.seq || b.pid - a.pid);
+}
+
+/**
+ * Where the checkpoint `dir` is: `dir` itself when it exists, else the newest complete
+ * `<dir>.old-<pid>-<time>-<n>` that a save interrupted between its two renames left (newest by
+ * the time, then the counter in the name, compared as numbers; complete: it holds `config.json`
+ * and `model.safetensors`), else `undefined`. Every reader of a checkpoint directory
+ * ({@link readCheckpoint}, `loadCheckpoint`, `train({ resume: true })`) goes through this one
+ * function. It changes nothing on disk.
+ *
+ * @returns an absolute path, or `undefined` when there is no checkpoint at `dir`.
+ */
+export async function resolveCheckpointDir(dir: string): Promise<string | undefined> {
+  const target = resolve(dir);
+  if (await exists(target)) return target;
+  for (const old of await siblings(target, ["old"])) {
+    if ((await exists(join(old.path, CHECKPOINT_FILES.config))) && (await exists(join(old.path, CHECKPOINT_FILES.model)))) return old.path;
+  }
+  return undefined;
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+let saveSeq = 0;
+/** Temp directories of saves in progress in this process. */
+const inflight = new Set<string>();
+
+/** Remove a directory: renamed to `<target>.del-<stamp>` first, so no `.old-` is ever half-deleted. */
+async function discard(path: string, target: string, stamp: string): Promise<void> {
+  const del = `${target}.del-${stamp}`;
+  await rename(path, del);
+  await rm(del, { recursive: true, force: true });
+}
+
+/**
+ * After a successful save: remove every `.old-` and `.del-` sibling (all superseded by the
+ * complete `<dir>`) and the `.tmp-` siblings of processes no longer running. Best effort.
+ */
+async function removeStale(target: string): Promise<void> {
+  for (const s of await siblings(target, ["old", "del", "tmp"])) {
+    try {
+      if (s.kind === "old") await discard(s.path, target, `${s.pid}-${s.time}-${s.seq}`);
+      else if (s.kind === "del") await rm(s.path, { recursive: true, force: true });
+      else if (s.pid === process.pid ? !inflight.has(s.path) : !isRunning(s.pid)) await rm(s.path, { recursive: true, force: true });
+    } catch {
+      // another process may be cleaning up too; the next save tries again
+    }
   }
 }
 
@@ -232,9 +527,13 @@ async function exists(path: string): Promise<boolean> {
  * Write a checkpoint directory atomically (see the module comment): `config.json`,
  * `model.safetensors`, and when given `tokenizer.json`, `optimizer.safetensors`,
  * `trainer_state.json`. An existing checkpoint at `dir` is replaced as a whole; if anything
- * fails, it is left as it was and the temp directory is removed. Creates no tensors.
+ * fails, it is left as it was and the temp directory is removed. Files are written piecewise,
+ * one tensor at a time (a model of any size: no single buffer holds a file), and flushed to
+ * disk before the renames. After the swap, leftovers of earlier interrupted saves are removed.
+ * Creates no tensors.
  *
- * @throws {CheckpointError} for parameters that do not match the config or a state that is not JSON.
+ * @throws {CheckpointError} for parameters that do not match the config, tensors that cannot be
+ *   saved, or a state that is not JSON (I/O errors pass through).
  */
 export async function saveCheckpoint(dir: string, parts: CheckpointParts): Promise<void> {
   const target = resolve(dir);
@@ -242,71 +541,68 @@ export async function saveCheckpoint(dir: string, parts: CheckpointParts): Promi
   const tmp = `${target}.tmp-${stamp}`;
   await mkdir(dirname(target), { recursive: true });
   await mkdir(tmp);
+  inflight.add(tmp);
   try {
-    const { config, params } = parts.model;
-    await writeFile(join(tmp, CHECKPOINT_FILES.config), `${JSON.stringify(toConfigJson(config), null, 2)}\n`);
-    const weights = await encodeModelWeights(config, params);
-    await writeFile(join(tmp, CHECKPOINT_FILES.model), writeSafetensors(weights, { format: "pt" }));
-    weights.clear();
-    if (parts.tokenizer) await parts.tokenizer.save(join(tmp, CHECKPOINT_FILES.tokenizer));
-    if (parts.optimizer) {
-      const tensors = new Map<string, SafetensorsTensor>();
-      for (const [name, t] of parts.optimizer) {
-        if (t.dtype === "float32") tensors.set(name, { dtype: "F32", shape: [...t.shape], data: (await t.data()) as Float32Array });
-        else if (t.dtype === "int32") tensors.set(name, { dtype: "I32", shape: [...t.shape], data: (await t.data()) as Int32Array });
-        else throw new CheckpointError(`optimizer tensor "${name}" is ${t.dtype}; only float32 and int32 can be saved`);
-      }
-      await writeFile(join(tmp, CHECKPOINT_FILES.optimizer), writeSafetensors(tensors, { format: "pt" }));
-    }
-    if (parts.state !== undefined) {
-      let json: string;
-      try {
-        json = JSON.stringify(parts.state, null, 2);
-      } catch (err) {
-        throw new CheckpointError(`trainer state is not JSON-serialisable: ${(err as Error).message}`);
-      }
-      await writeFile(join(tmp, CHECKPOINT_FILES.state), `${json}\n`);
-    }
-  } catch (err) {
-    await rm(tmp, { recursive: true, force: true });
-    throw err;
-  }
-  // swap: old aside, new into place, old removed
-  let old: string | undefined;
-  if (await exists(target)) {
-    old = `${target}.old-${stamp}`;
     try {
-      await rename(target, old);
+      const { config, params } = parts.model;
+      const weights = lazyModelWeights(config, params); // checks the parameters before writing anything
+      let state: string | undefined;
+      if (parts.state !== undefined) {
+        try {
+          state = JSON.stringify(parts.state, null, 2);
+        } catch (err) {
+          throw new CheckpointError(`trainer state is not JSON-serialisable: ${(err as Error).message}`, { cause: err });
+        }
+      }
+      const optimizer = new Map<string, LazySafetensorsTensor>();
+      for (const [name, t] of parts.optimizer ?? []) {
+        if (t.dtype !== "float32" && t.dtype !== "int32") throw new CheckpointError(`optimizer tensor "${name}" is ${t.dtype}; only float32 and int32 can be saved`);
+        optimizer.set(name, { dtype: t.dtype === "float32" ? "F32" : "I32", shape: [...t.shape], load: async () => (await t.data()) as Float32Array | Int32Array });
+      }
+
+      await writeTextFile(join(tmp, CHECKPOINT_FILES.config), `${JSON.stringify(toConfigJson(config), null, 2)}\n`);
+      await writeSafetensorsFile(join(tmp, CHECKPOINT_FILES.model), weights, { format: "pt" }).catch((err: unknown) => {
+        throw err instanceof SafetensorsError ? new CheckpointError(`model weights: ${err.message}`, { cause: err }) : err;
+      });
+      if (parts.tokenizer) {
+        await parts.tokenizer.save(join(tmp, CHECKPOINT_FILES.tokenizer));
+        await fsync(join(tmp, CHECKPOINT_FILES.tokenizer));
+      }
+      if (parts.optimizer) {
+        const optPath = join(tmp, CHECKPOINT_FILES.optimizer);
+        await writeSafetensorsFile(optPath, optimizer, { format: "pt" }).catch((err: unknown) => {
+          throw err instanceof SafetensorsError ? new CheckpointError(`optimizer tensors: ${err.message}`, { cause: err }) : err;
+        });
+      }
+      if (state !== undefined) await writeTextFile(join(tmp, CHECKPOINT_FILES.state), `${state}\n`);
+      await fsync(tmp, true);
     } catch (err) {
       await rm(tmp, { recursive: true, force: true });
       throw err;
     }
+    // swap: old aside, new into place; removeStale below deletes the old one (and older leftovers)
+    let old: string | undefined;
+    try {
+      if (await exists(target)) {
+        old = `${target}.old-${stamp}`;
+        await rename(target, old);
+      }
+    } catch (err) {
+      await rm(tmp, { recursive: true, force: true });
+      throw err;
+    }
+    try {
+      await rename(tmp, target);
+    } catch (err) {
+      if (old !== undefined) await rename(old, target).catch(() => undefined);
+      await rm(tmp, { recursive: true, force: true });
+      throw err;
+    }
+    await fsync(dirname(target), true);
+  } finally {
+    inflight.delete(tmp);
   }
-  try {
-    await rename(tmp, target);
-  } catch (err) {
-    if (old !== undefined) await rename(old, target).catch(() => undefined);
-    await rm(tmp, { recursive: true, force: true });
-    throw err;
-  }
-  if (old !== undefined) await rm(old, { recursive: true, force: true });
-}
-
-/** `<dir>` itself, or the newest `<dir>.old-…` left by a save interrupted between its renames. */
-async function locate(target: string): Promise<string> {
-  if (await exists(target)) return target;
-  const prefix = `${basename(target)}.old-`;
-  let siblings: string[] = [];
-  try {
-    siblings = (await readdir(dirname(target))).filter((n) => n.startsWith(prefix));
-  } catch {
-    // parent missing: fall through to the error
-  }
-  const stamp = (n: string) => Number(n.slice(prefix.length).split("-")[1] ?? 0);
-  siblings.sort((a, b) => stamp(b) - stamp(a));
-  const newest = siblings[0];
-  if (newest !== undefined && (await exists(join(dirname(target), newest, CHECKPOINT_FILES.model)))) return join(dirname(target), newest);
-  throw new CheckpointError(`checkpoint directory ${target} does not exist`);
+  await removeStale(target);
 }
 
 async function readJson(path: string): Promise<unknown> {
@@ -314,26 +610,40 @@ async function readJson(path: string): Promise<unknown> {
   try {
     text = await readFile(path, "utf8");
   } catch (err) {
-    throw new CheckpointError(`cannot read ${path}: ${(err as Error).message}`);
+    throw new CheckpointError(`cannot read ${path}: ${(err as Error).message}`, { cause: err });
   }
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new CheckpointError(`${path}: not valid JSON: ${(err as Error).message}`);
+    throw new CheckpointError(`${path}: not valid JSON: ${(err as Error).message}`, { cause: err });
   }
 }
 
 /**
  * Read a checkpoint directory: the config, the weights in internal names and layouts (parts
- * split, linear weights transposed back to `[in, out]`; F16/BF16 files are widened to
+ * split, linear weights transposed back to `[in, out]`; F16/BF16/F64 files are converted to
  * float32), and the tokenizer, optimizer tensors and trainer state when present. The caller
- * owns every returned tensor. If `dir` is missing but an interrupted save left the previous
- * checkpoint at `<dir>.old-…`, that one is read (see `dir` in the result).
+ * owns every returned tensor. The directory is found by {@link resolveCheckpointDir}: if `dir`
+ * is missing but an interrupted save left the previous checkpoint at `<dir>.old-…`, that one is
+ * read (see `dir` in the result).
  *
- * @throws {CheckpointError} naming the file, and the tensor, that is missing or does not fit the config.
+ * Files are read piecewise, one tensor at a time, so `model.safetensors` may be over 2 GiB (the
+ * limit of Node's `readFile`); one tensor may have at most 2^32 elements (V8's typed-array limit
+ * in Node 20, 16 GiB of float32). Weights and optimizer moments must be finite unless
+ * `options.allowNonFinite`.
+ *
+ * @param options see {@link readCheckpointOptionsSchema}.
+ * @throws {CheckpointError} for every failure to read the checkpoint, naming the file (and the
+ *   tensor): a missing directory or file, bad JSON, a config that does not validate, a corrupt,
+ *   truncated or oversized safetensors file, a missing, unexpected, mis-shaped, integer or
+ *   non-finite tensor, a bad `tokenizer.json`. The underlying error is its `cause`.
+ * @throws {ConfigError} for invalid options (the message names the field).
  */
-export async function readCheckpoint(dir: string): Promise<ReadCheckpointResult> {
-  const root = await locate(resolve(dir));
+export async function readCheckpoint(dir: string, options?: ReadCheckpointOptions): Promise<ReadCheckpointResult> {
+  const { allowNonFinite } = parseReadOptions(options);
+  const target = resolve(dir);
+  const root = await resolveCheckpointDir(target);
+  if (root === undefined) throw new CheckpointError(`checkpoint directory ${target} does not exist`);
   const configPath = join(root, CHECKPOINT_FILES.config);
   const configJson = await readJson(configPath);
   if (typeof configJson !== "object" || configJson === null || Array.isArray(configJson)) throw new CheckpointError(`${configPath}: not a JSON object`);
@@ -341,31 +651,23 @@ export async function readCheckpoint(dir: string): Promise<ReadCheckpointResult>
   try {
     config = fromConfigJson(configJson as Record<string, unknown>);
   } catch (err) {
-    throw new CheckpointError(`${configPath}: ${(err as Error).message}`);
+    throw fileError(configPath, err);
   }
 
-  const modelPath = join(root, CHECKPOINT_FILES.model);
-  let modelBytes: Uint8Array;
-  try {
-    modelBytes = await readFile(modelPath);
-  } catch (err) {
-    throw new CheckpointError(`cannot read ${modelPath}: ${(err as Error).message}`);
-  }
-  const weights = decodeModelWeights(config, readSafetensors(modelBytes, modelPath).tensors, modelPath);
+  const weights = await readModelWeights(config, join(root, CHECKPOINT_FILES.model), allowNonFinite);
   const result: ReadCheckpointResult = { config, weights, dir: root };
   try {
     const tokPath = join(root, CHECKPOINT_FILES.tokenizer);
-    if (await exists(tokPath)) result.tokenizer = await Tokenizer.load(tokPath);
-
-    const optPath = join(root, CHECKPOINT_FILES.optimizer);
-    if (await exists(optPath)) {
-      const content = readSafetensors(await readFile(optPath), optPath);
-      const optimizer = new Map<string, tf.Tensor>();
-      result.optimizer = optimizer;
-      for (const [name, t] of content.tensors) {
-        optimizer.set(name, t.data instanceof Float32Array ? tf.tensor(t.data, t.shape, "float32") : tf.tensor(t.data, t.shape, "int32"));
+    if (await exists(tokPath)) {
+      try {
+        result.tokenizer = await Tokenizer.load(tokPath);
+      } catch (err) {
+        throw fileError(tokPath, err);
       }
     }
+
+    const optPath = join(root, CHECKPOINT_FILES.optimizer);
+    if (await exists(optPath)) result.optimizer = await readOptimizer(optPath, allowNonFinite);
 
     const statePath = join(root, CHECKPOINT_FILES.state);
     if (await exists(statePath)) {

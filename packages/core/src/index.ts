@@ -30,3 +30,6 @@ export { scheduleSchema } from "./schedule.js";
 export type { ResolvedSchedule } from "./schedule.js";
 export { CheckpointError } from "./checkpoint.js";
 export type { CheckpointParts, ReadCheckpointResult, CheckpointModel } from "./checkpoint.js";
+export { resolveCheckpointDir, readCheckpointOptionsSchema, CHECKPOINT_FILES } from "./checkpoint.js";
+export type { ReadCheckpointOptions } from "./checkpoint.js";
+export { SafetensorsError, MAX_TENSOR_ELEMENTS } from "./safetensors.js";

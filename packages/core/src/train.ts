@@ -10,10 +10,11 @@ import * as tf from "@tensorflow/tfjs-core";
 import cliProgress from "cli-progress";
 import type { Tokenizer } from "@batgpt/tokenizer";
 import { z } from "zod";
-import { assignWeights, readCheckpoint, saveCheckpoint } from "./checkpoint.js";
+import { assignWeights, CHECKPOINT_FILES, CheckpointError, readCheckpoint, resolveCheckpointDir, saveCheckpoint } from "./checkpoint.js";
 import { WindowLoader, validationBatches, type LoaderState, type TokenFile } from "./data.js";
 import type { BatGPTModel, Direction } from "./model.js";
-import { AdamW, GradAccumulator, clipGradNorm, disposeGrads, gradsByName, type GradMap } from "./optimizer.js";
+import { AdamW, GradAccumulator, clipGradNorm, disposeGrads, globalNorm, gradsByName, type GradMap } from "./optimizer.js";
+import { ConfigError, parseOptions } from "./options.js";
 import { Rng } from "./rng.js";
 import { makeSchedule } from "./schedule.js";
 
@@ -49,7 +50,11 @@ export const trainConfigSchema = z
     checkpointDir: z.string().optional(),
     /** Save every N steps (0 = only at the end). */
     checkpointEvery: z.number().int().nonnegative().default(0),
-    /** Continue from `checkpointDir` when it holds a checkpoint with trainer state. */
+    /**
+     * Continue from `checkpointDir` (or, when a save was interrupted, the complete `<dir>.old-…`
+     * it left; see `resolveCheckpointDir`). No checkpoint there: start at step 0. A checkpoint
+     * without trainer state is refused rather than overwritten.
+     */
     resume: z.boolean().default(false),
     /** Seed of the data order. */
     seed: z.number().int().default(0),
@@ -84,6 +89,7 @@ export interface StepMetrics {
   lossForward?: number;
   lossBackward?: number;
   lr: number;
+  /** Global L2 norm of the gradient before clipping. */
   gradNorm: number;
   /** Positions the network processed in this step (tokens × directions trained). */
   tokens: number;
@@ -139,32 +145,65 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const { train: trainFile, validation } = options;
   const knobs: Record<string, unknown> = { ...options };
   for (const k of ["model", "tokenizer", "train", "validation", "onStep", "onEval"]) delete knobs[k];
-  const parsed = trainConfigSchema.safeParse(knobs);
-  if (!parsed.success) {
-    throw new Error(`invalid training options: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
-  }
-  const cfg = parsed.data;
+  const cfg = parseOptions(trainConfigSchema, knobs, "training options");
   const seqLen = cfg.seqLen ?? model.config.max_seq_len;
-  if (seqLen > model.config.max_seq_len) throw new Error(`seqLen ${seqLen} is longer than the model's max_seq_len ${model.config.max_seq_len}`);
+  if (seqLen > model.config.max_seq_len) throw new ConfigError(`invalid training options: seqLen ${seqLen} is longer than the model's max_seq_len ${model.config.max_seq_len}`);
   const warmupSteps = Math.min(cfg.warmupSteps ?? Math.min(100, Math.floor(cfg.steps / 10)), cfg.steps);
   const schedule = makeSchedule({ peak: cfg.lr, warmupSteps, totalSteps: cfg.steps, minRatio: cfg.minLrRatio });
-  const optimizer = new AdamW(model.params, { lr: cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2, weightDecay: cfg.weightDecay });
   const loader = new WindowLoader(trainFile, { seqLen, batchSize: cfg.batchSize, mode: cfg.dataMode, rng: new Rng(cfg.seed) });
   const vars = [...model.params.values()].filter((v) => v.trainable);
-  if (vars.length === 0) throw new Error("every parameter of the model is frozen: nothing to train");
+  if (vars.length === 0) throw new ConfigError("every parameter of the model is frozen: nothing to train");
+  // the one locator every reader uses: <dir>, or the <dir>.old-… an interrupted save left
+  const resumeDir = cfg.resume && cfg.checkpointDir ? await resolveCheckpointDir(cfg.checkpointDir) : undefined;
+  if (resumeDir !== undefined && !existsSync(join(resumeDir, CHECKPOINT_FILES.state))) {
+    // resuming would start from step 0 and save over a checkpoint that cannot be resumed: refuse
+    throw new CheckpointError(
+      `${join(resumeDir, CHECKPOINT_FILES.state)} is missing: ${resumeDir} holds a checkpoint without trainer state, so it cannot be resumed ` +
+        "(to train from its weights, load it with loadCheckpoint and train into another checkpointDir)",
+    );
+  }
+  // made last, so an error above leaks no optimizer moments
+  const optimizer = new AdamW(model.params, { lr: cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2, weightDecay: cfg.weightDecay });
   const directions = (model.config.loss_weight_forward > 0 ? 1 : 0) + (model.config.loss_weight_backward > 0 ? 1 : 0);
 
   let step = 0;
-  if (cfg.resume && cfg.checkpointDir && existsSync(join(cfg.checkpointDir, "trainer_state.json"))) {
-    const ckpt = await readCheckpoint(cfg.checkpointDir);
-    assignWeights(model.params, ckpt.weights);
-    for (const t of ckpt.weights.values()) t.dispose();
-    const state = ckpt.state as unknown as TrainerState | undefined;
-    if (!state || !ckpt.optimizer) throw new Error(`${cfg.checkpointDir} has no optimizer or trainer state to resume from`);
-    optimizer.loadState(ckpt.optimizer, state.optimizerSteps);
-    for (const t of ckpt.optimizer.values()) t.dispose();
-    loader.restore(state.loader);
-    step = state.step;
+  if (resumeDir !== undefined) {
+    let ckpt: Awaited<ReturnType<typeof readCheckpoint>> | undefined;
+    try {
+      ckpt = await readCheckpoint(resumeDir);
+      const file = (name: string) => join(resumeDir, name);
+      const fail = (name: string, what: string, err: unknown) =>
+        new CheckpointError(`${file(name)}: ${what}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      // check and load everything before changing the model, so a failed resume leaves it as it was
+      const state = (ckpt.state ?? {}) as Partial<TrainerState>;
+      const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+      if (!isCount(state.step) || !isCount(state.optimizerSteps)) {
+        throw new CheckpointError(`${file(CHECKPOINT_FILES.state)}: "step" and "optimizerSteps" must be integers >= 0 to resume, got ${JSON.stringify(state.step)} and ${JSON.stringify(state.optimizerSteps)}`);
+      }
+      if (!ckpt.optimizer) throw new CheckpointError(`${file(CHECKPOINT_FILES.optimizer)} is missing: cannot resume without the optimizer moments`);
+      try {
+        loader.restore(state.loader as LoaderState);
+      } catch (err) {
+        throw fail(CHECKPOINT_FILES.state, "the saved data position does not fit this run", err);
+      }
+      try {
+        optimizer.loadState(ckpt.optimizer, state.optimizerSteps);
+      } catch (err) {
+        throw fail(CHECKPOINT_FILES.optimizer, "does not fit this model", err);
+      }
+      try {
+        assignWeights(model.params, ckpt.weights);
+      } catch (err) {
+        throw fail(CHECKPOINT_FILES.model, "does not fit this model", err);
+      }
+      step = state.step;
+    } catch (err) {
+      optimizer.dispose();
+      throw err;
+    } finally {
+      for (const t of ckpt?.weights.values() ?? []) t.dispose();
+      for (const t of ckpt?.optimizer?.values() ?? []) t.dispose();
+    }
   }
 
   const save = async (): Promise<void> => {
@@ -252,11 +291,22 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         grads = accumulator.mean();
         accumulator.reset();
       }
-      let gradNorm = NaN;
+      let gradNorm: number;
       if (cfg.clipNorm > 0) {
         const clipped = clipGradNorm(grads!, cfg.clipNorm);
         grads = clipped.grads;
         gradNorm = clipped.norm;
+      } else {
+        gradNorm = globalNorm(grads!);
+      }
+      if (!Number.isFinite(gradNorm)) {
+        // a finite loss can still overflow in the backward pass; one such step turns every weight to NaN
+        disposeGrads(grads!);
+        throw new TrainingError(
+          `the gradient norm became ${gradNorm} at step ${step + 1} (loss ${(lossSum / cfg.gradAccumulation).toPrecision(4)}); training stopped` +
+            (cfg.checkpointDir ? ` and the last good checkpoint in ${cfg.checkpointDir} was left as it was` : "") +
+            " (try a lower lr or a smaller clipNorm)",
+        );
       }
       optimizer.step(grads!, lr);
       disposeGrads(grads!);

@@ -1,14 +1,26 @@
-import { mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs-core";
-import { trainBpe, type Tokenizer } from "@batgpt/tokenizer";
+import { TokenizerError, trainBpe, type Tokenizer } from "@batgpt/tokenizer";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { selectBackend } from "../src/backend.js";
-import { assignWeights, CHECKPOINT_FILES, CheckpointError, readCheckpoint, saveCheckpoint, type ReadCheckpointResult } from "../src/checkpoint.js";
-import { resolveConfig, type BatGPTConfig, type BatGPTConfigInput } from "../src/config.js";
-import { initParameters, layerParam } from "../src/params.js";
+import {
+  assignWeights,
+  CHECKPOINT_FILES,
+  CheckpointError,
+  encodeModelWeights,
+  readCheckpoint,
+  resolveCheckpointDir,
+  saveCheckpoint,
+  type ReadCheckpointOptions,
+  type ReadCheckpointResult,
+} from "../src/checkpoint.js";
+import { ConfigError, resolveConfig, type BatGPTConfig, type BatGPTConfigInput } from "../src/config.js";
+import { countParameters, emptyParameters, initParameters, layerParam } from "../src/params.js";
+import { loadCheckpoint } from "../src/load.js";
+import * as core from "../src/index.js";
 import { Rng } from "../src/rng.js";
 import { readSafetensorsFile, SafetensorsError, writeSafetensors, type SafetensorsTensor } from "../src/safetensors.js";
 
@@ -290,7 +302,9 @@ describe("bad checkpoints", () => {
 
     const bytes = writeSafetensors(good);
     await writeFile(join(dir(), CHECKPOINT_FILES.model), bytes.subarray(0, bytes.length - 100));
-    await expect(readCheckpoint(dir())).rejects.toThrow(SafetensorsError);
+    // a corrupt safetensors file is the documented CheckpointError, with the SafetensorsError as its cause
+    await expect(readCheckpoint(dir())).rejects.toThrow(CheckpointError);
+    expect(((await readCheckpoint(dir()).catch((e: unknown) => e)) as Error).cause).toBeInstanceOf(SafetensorsError);
     await expect(readCheckpoint(dir())).rejects.toThrow(new RegExp(`${file}: tensor "[^"]+": data_offsets .* go past the end`));
 
     await writeModel(good);
@@ -374,4 +388,276 @@ describe("official checkpoint written by PyTorch (bf16, nn.Linear layout)", () =
     expect(Array.from(params.get("model.encoder.ln_f.weight")!.dataSync())).toEqual(e.ln_f);
     disposeAll(params);
   });
+});
+
+describe("resolveCheckpointDir: the one locator every reader goes through", () => {
+  it("gives <dir>, else the newest complete <dir>.old-… by the numbers in its name (not the string), else undefined; the next save cleans up", async () => {
+    const dir = join(root, "locate");
+    const saveAs = async (name: string, step: number, withTokenizer: boolean) => {
+      const m = model(small, 30 + step);
+      await saveCheckpoint(join(root, "staging"), { model: m, state: { step }, ...(withTokenizer ? { tokenizer } : {}) });
+      await rename(join(root, "staging"), name);
+      disposeAll(m.params);
+    };
+    expect(await resolveCheckpointDir(dir)).toBeUndefined();
+    // as a string "7-999-5" sorts after "7-1000-…", and "…-10" before "…-2": the numbers decide
+    await saveAs(`${dir}.old-7-999-5`, 1, true);
+    await saveAs(`${dir}.old-7-1000-2`, 2, true);
+    await saveAs(`${dir}.old-7-1000-10`, 3, true);
+    await mkdir(`${dir}.old-7-2000-0`); // newer but incomplete (no config.json, no model.safetensors): skipped
+    await saveAs(`${dir}.old-junk`, 4, true); // not a stamp of ours: never read
+    await saveAs(`${dir}.tmp-4194305-3000-0`, 5, true); // a temp directory is never read (it may be incomplete)
+    await mkdir(`${dir}.tmp-${process.ppid}-3000-1`); // a save in progress in another (running) process
+    await mkdir(`${dir}.del-7-500-0`); // a removal that was interrupted
+
+    expect(await resolveCheckpointDir(dir)).toBe(`${dir}.old-7-1000-10`);
+    const read = await readCheckpoint(dir);
+    expect(read.dir).toBe(`${dir}.old-7-1000-10`);
+    expect(read.state).toEqual({ step: 3 });
+    disposeRead(read);
+    const loaded = await loadCheckpoint(dir);
+    expect(loaded.state).toEqual({ step: 3 });
+    loaded.model.dispose();
+
+    // a save after the fallback: <dir> holds only the new files (no tokenizer.json from the .old- copy),
+    // every .old- and .del- sibling and the dead process's .tmp- are gone; what is not ours, or still running, stays
+    const m = model(small, 40);
+    await saveCheckpoint(dir, { model: m, state: { step: 4 } });
+    expect(await resolveCheckpointDir(dir)).toBe(dir);
+    expect((await readdir(dir)).sort()).toEqual([CHECKPOINT_FILES.config, CHECKPOINT_FILES.model, CHECKPOINT_FILES.state]);
+    expect((await leftovers(dir)).sort()).toEqual(["locate.old-junk", `locate.tmp-${process.ppid}-3000-1`]);
+    disposeAll(m.params);
+  });
+
+  it("is what readCheckpoint, loadCheckpoint and the package's exports use", async () => {
+    expect(core.resolveCheckpointDir).toBe(resolveCheckpointDir);
+    expect(core.CheckpointError).toBe(CheckpointError);
+    expect(core.SafetensorsError).toBe(SafetensorsError);
+    expect(core.MAX_TENSOR_ELEMENTS).toBe(2 ** 32);
+    await expect(loadCheckpoint(join(root, "nowhere"))).rejects.toThrow(CheckpointError);
+  });
+});
+
+describe("every failure to read a checkpoint is a CheckpointError that names the file", () => {
+  let n = 0;
+  /** A fresh complete checkpoint (config, weights, tokenizer, optimizer, state). */
+  const fresh = async (): Promise<string> => {
+    const dir = join(root, `errors-${n++}`);
+    const m = model(small, 50);
+    const opt = tf.tensor([1, 2], [2]);
+    await saveCheckpoint(dir, { model: m, tokenizer, optimizer: new Map([["m", opt]]), state: { step: 3 } });
+    opt.dispose();
+    disposeAll(m.params);
+    return dir;
+  };
+  /** Read `dir`, expect a CheckpointError, and check that nothing leaked. */
+  const failure = async (dir: string, options?: ReadCheckpointOptions): Promise<CheckpointError> => {
+    const before = tf.memory().numTensors;
+    const err = await readCheckpoint(dir, options).then(
+      (r) => {
+        disposeRead(r);
+        return new Error("expected readCheckpoint to fail");
+      },
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(CheckpointError);
+    expect(tf.memory().numTensors).toBe(before);
+    return err as CheckpointError;
+  };
+  const u64 = (v: bigint, extra = 0) => {
+    const b = new Uint8Array(8 + extra);
+    new DataView(b.buffer).setBigUint64(0, v, true);
+    return b;
+  };
+
+  it("a missing directory", async () => {
+    const dir = join(root, "errors-none");
+    expect((await failure(dir)).message).toBe(`checkpoint directory ${dir} does not exist`);
+  });
+
+  it("config.json: missing, not JSON, not an object, invalid fields", async () => {
+    const dir = await fresh();
+    const path = join(dir, CHECKPOINT_FILES.config);
+    const good = await readFile(path, "utf8");
+    await rm(path);
+    let e = await failure(dir);
+    expect(e.message.startsWith(`cannot read ${path}: ENOENT`)).toBe(true);
+    await writeFile(path, "{");
+    e = await failure(dir);
+    expect(e.message.startsWith(`${path}: not valid JSON: `)).toBe(true);
+    expect(e.cause).toBeInstanceOf(SyntaxError);
+    await writeFile(path, "[1]");
+    expect((await failure(dir)).message).toBe(`${path}: not a JSON object`);
+    await writeFile(path, JSON.stringify({ ...JSON.parse(good), n_head: 5 }));
+    e = await failure(dir);
+    expect(e.message.startsWith(`${path}: invalid model config: n_head`)).toBe(true);
+    expect(e.cause).toBeInstanceOf(ConfigError);
+  });
+
+  it("model.safetensors: missing, corrupt, header length past the end of the file, shorter than 8 bytes, unknown dtype", async () => {
+    const dir = await fresh();
+    const path = join(dir, CHECKPOINT_FILES.model);
+    await rm(path);
+    let e = await failure(dir);
+    expect(e.message.startsWith(`cannot read ${path}: ENOENT`)).toBe(true);
+    expect(e.cause).toBeInstanceOf(SafetensorsError);
+
+    await writeFile(path, new Uint8Array(64).fill(0xff)); // corrupt: the u64 header length is 2^64 - 1
+    e = await failure(dir);
+    expect(e.message).toBe(`${path}: header length 18446744073709551615 is implausible (over 100000000 bytes; not a safetensors file?)`);
+    expect(e.cause).toBeInstanceOf(SafetensorsError);
+
+    await writeFile(path, u64(1000n, 16));
+    expect((await failure(dir)).message).toBe(`${path}: truncated file: header says 1000 bytes of JSON but only 16 follow`);
+
+    await writeFile(path, new Uint8Array(3));
+    expect((await failure(dir)).message).toBe(`${path}: truncated file (3 bytes, shorter than the 8-byte header length)`);
+
+    const json = new TextEncoder().encode(JSON.stringify({ w: { dtype: "C64", shape: [1], data_offsets: [0, 8] } }));
+    const bytes = new Uint8Array(8 + json.length + 8);
+    bytes.set(u64(BigInt(json.length)));
+    bytes.set(json, 8);
+    await writeFile(path, bytes);
+    expect((await failure(dir)).message).toBe(`${path}: tensor "w": unknown dtype "C64"`);
+  });
+
+  it("tokenizer.json, optimizer.safetensors and trainer_state.json", async () => {
+    const dir = await fresh();
+    const tokPath = join(dir, CHECKPOINT_FILES.tokenizer);
+    const tok = await readFile(tokPath);
+    await writeFile(tokPath, "{ nope");
+    let e = await failure(dir);
+    expect(e.message.startsWith(`${tokPath}: `)).toBe(true); // the rest is the tokenizer package's message
+    expect(e.cause).toBeInstanceOf(TokenizerError);
+    await writeFile(tokPath, tok);
+
+    const optPath = join(dir, CHECKPOINT_FILES.optimizer);
+    const opt = await readFile(optPath);
+    await writeFile(optPath, opt.subarray(0, opt.length - 4));
+    e = await failure(dir);
+    expect(e.message).toBe(`${optPath}: tensor "m": data_offsets [0, 8] go past the end of the data (4 bytes; file truncated?)`);
+    expect(e.cause).toBeInstanceOf(SafetensorsError);
+    await writeFile(optPath, opt);
+
+    const statePath = join(dir, CHECKPOINT_FILES.state);
+    await writeFile(statePath, "[1]");
+    expect((await failure(dir)).message).toBe(`${statePath}: not a JSON object`);
+  });
+});
+
+describe("non-finite weights", () => {
+  it("are refused by default with a CheckpointError naming the file and the tensor (index in the file's layout); allowNonFinite: true loads them", async () => {
+    const dir = join(root, "nonfinite");
+    const m = model(small, 60);
+    const q = layerParam(0, "self_attention.query_proj.weight"); // internal [in 16, out 16], the file holds [out, in]
+    const qv = m.params.get(q)!.dataSync().slice() as Float32Array;
+    qv[1 * 16 + 2] = Infinity; // internal [1, 2] → file [2, 1] = flat index 2 * 16 + 1 = 33
+    tf.tidy(() => m.params.get(q)!.assign(tf.tensor(qv, [16, 16])));
+    const ln = m.params.get("model.encoder.ln_f.weight")!;
+    const lv = ln.dataSync().slice() as Float32Array;
+    lv[3] = NaN;
+    lv[5] = -Infinity;
+    tf.tidy(() => ln.assign(tf.tensor(lv, [16])));
+    await saveCheckpoint(dir, { model: m });
+    const path = join(dir, CHECKPOINT_FILES.model);
+    const before = tf.memory().numTensors;
+
+    await expect(readCheckpoint(dir)).rejects.toThrow(CheckpointError);
+    await expect(readCheckpoint(dir)).rejects.toThrow(
+      `${path}: tensor "model.encoder.layers.0.self_attention.query_proj.weight" holds 1 non-finite value (first: Infinity at flat index 33 of [16, 16]); refusing to load it (pass allowNonFinite: true to load it anyway)`,
+    );
+    await expect(loadCheckpoint(dir)).rejects.toThrow(CheckpointError);
+    expect(tf.memory().numTensors).toBe(before);
+
+    // fix the first one: the next tensor with non-finite values is named, with its count
+    qv[1 * 16 + 2] = 0;
+    tf.tidy(() => m.params.get(q)!.assign(tf.tensor(qv, [16, 16])));
+    await saveCheckpoint(dir, { model: m });
+    await expect(readCheckpoint(dir)).rejects.toThrow(
+      `${path}: tensor "model.encoder.ln_f.weight" holds 2 non-finite values (first: NaN at flat index 3 of [16]); refusing to load it (pass allowNonFinite: true to load it anyway)`,
+    );
+
+    const read = await readCheckpoint(dir, { allowNonFinite: true });
+    expect(bits(read.weights.get("model.encoder.ln_f.weight")!)).toEqual(bits(ln));
+    disposeRead(read);
+    const loaded = await loadCheckpoint(dir, { allowNonFinite: true });
+    const got = Array.from(loaded.model.params.get("model.encoder.ln_f.weight")!.dataSync());
+    expect([got[3], got[5]]).toEqual([NaN, -Infinity]);
+    loaded.model.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    disposeAll(m.params);
+  });
+
+  it("in optimizer moments too", async () => {
+    const dir = join(root, "nonfinite-opt");
+    const m = model(small, 61);
+    const moment = tf.tensor([0, NaN, 1], [3]);
+    await saveCheckpoint(dir, { model: m, optimizer: new Map([["x.m", moment]]) });
+    await expect(readCheckpoint(dir)).rejects.toThrow(
+      `${join(dir, CHECKPOINT_FILES.optimizer)}: tensor "x.m" holds 1 non-finite value (first: NaN at flat index 1 of [3]); refusing to load it (pass allowNonFinite: true to load it anyway)`,
+    );
+    const read = await readCheckpoint(dir, { allowNonFinite: true });
+    expect(Array.from(read.optimizer!.get("x.m")!.dataSync())).toEqual([0, NaN, 1]);
+    disposeRead(read);
+    moment.dispose();
+    disposeAll(m.params);
+  });
+
+  it("options are validated (zod): a wrong type or an unknown key is a ConfigError naming the field", async () => {
+    const dir = join(root, "nonfinite-opt");
+    await expect(readCheckpoint(dir, { allowNonFinite: "yes" } as unknown as ReadCheckpointOptions)).rejects.toThrow(
+      new ConfigError("invalid checkpoint options: allowNonFinite: Invalid input: expected boolean, received string"),
+    );
+    await expect(loadCheckpoint(dir, { allownonfinite: true } as unknown as ReadCheckpointOptions)).rejects.toThrow(/invalid checkpoint options: \(options\): Unrecognized key: "allownonfinite"/);
+  });
+});
+
+describe("saving writes piecewise", () => {
+  it("streams the weights tensor by tensor into exactly the bytes of the in-memory writer, and names an unsavable optimizer tensor", async () => {
+    const dir = join(root, "stream");
+    const m = model(small, 70);
+    await saveCheckpoint(dir, { model: m });
+    const want = writeSafetensors(await encodeModelWeights(m.config, m.params), { format: "pt" });
+    expect(new Uint8Array(await readFile(join(dir, CHECKPOINT_FILES.model)))).toEqual(want);
+
+    const t = tf.tensor([1]);
+    const err = await saveCheckpoint(dir, { model: m, optimizer: new Map([["", t]]) }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CheckpointError);
+    expect((err as Error).message).toBe('optimizer tensors: cannot write a tensor named ""');
+    expect((err as Error).cause).toBeInstanceOf(SafetensorsError);
+    expect(await leftovers(dir)).toEqual([]);
+    t.dispose();
+    disposeAll(m.params);
+  });
+
+  // By hand (about 6 GiB of RAM, 2.5 GiB of disk, ~40 s): BATGPT_BIG_TESTS=1 npx vitest run test/checkpoint.test.ts
+  it.runIf(process.env.BATGPT_BIG_TESTS === "1")(
+    "saves and loads a 2.51 GiB model (over the 2 GiB of Node's readFile)",
+    async () => {
+      const config = resolveConfig({ vocab_size: 35456, hidden_size: 2048, n_layer: 12, n_head: 16, num_heads_per_kv: 2, ffn_hidden_size: 5632, max_seq_len: 64 });
+      expect(countParameters(config)).toBe(673792000);
+      const params = emptyParameters(config);
+      const emb = params.get("model.word_embeddings.weight")!;
+      emb.assign(tf.fill(emb.shape, 0.5));
+      const ln = params.get("model.encoder.ln_f.weight")!;
+      ln.assign(tf.range(0, 2048, 1, "float32"));
+      const dir = join(root, "big");
+      let t0 = performance.now();
+      await saveCheckpoint(dir, { model: { config, params } });
+      const saveSec = (performance.now() - t0) / 1000;
+      const size = (await stat(join(dir, CHECKPOINT_FILES.model))).size;
+      expect(size).toBe(2695184976); // 2.51 GiB
+      disposeAll(params);
+      t0 = performance.now();
+      const { model: loaded } = await loadCheckpoint(dir);
+      const loadSec = (performance.now() - t0) / 1000;
+      const e = loaded.params.get("model.word_embeddings.weight")!;
+      expect([tf.min(e).dataSync()[0], tf.max(e).dataSync()[0]]).toEqual([0.5, 0.5]);
+      expect(Array.from(loaded.params.get("model.encoder.ln_f.weight")!.dataSync().slice(0, 4))).toEqual([0, 1, 2, 3]);
+      loaded.dispose();
+      await rm(dir, { recursive: true });
+      console.log(JSON.stringify({ bytes: size, GiB: size / 2 ** 30, saveSec, loadSec, rssGiB: process.memoryUsage().rss / 2 ** 30 }));
+    },
+    300_000,
+  );
 });

@@ -1,7 +1,21 @@
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { open, readFile } from "node:fs/promises";
+import { tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { describe, expect, it } from "vitest";
-import { readSafetensors, readSafetensorsFile, SafetensorsError, writeSafetensors, type SafetensorsTensor } from "../src/safetensors.js";
+import { afterAll, describe, expect, it } from "vitest";
+import {
+  MAX_TENSOR_ELEMENTS,
+  readSafetensors,
+  readSafetensorsFile,
+  SafetensorsError,
+  SafetensorsFile,
+  writeSafetensors,
+  writeSafetensorsFile,
+  type LazySafetensorsTensor,
+  type SafetensorsContent,
+  type SafetensorsTensor,
+} from "../src/safetensors.js";
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 
@@ -152,4 +166,163 @@ describe("malformed files", () => {
   it("names the path of a missing file", async () => {
     await expect(readSafetensorsFile("/nonexistent/x.safetensors")).rejects.toThrow(/cannot read \/nonexistent\/x\.safetensors/);
   });
+});
+
+describe("every dtype the reader takes", () => {
+  it("decodes F64, I64, U64, U32, I16, U16, I8, U8 and BOOL, range-checking what int32 cannot hold", () => {
+    const le = (bytes: number, set: (v: DataView) => void) => {
+      const b = new Uint8Array(bytes);
+      set(new DataView(b.buffer));
+      return b;
+    };
+    const cases: [string, number[], Uint8Array, number[]][] = [
+      ["F64", [2], le(16, (v) => (v.setFloat64(0, 1.5, true), v.setFloat64(8, -2.25, true))), [1.5, -2.25]],
+      ["I64", [2], le(16, (v) => (v.setBigInt64(0, -3n, true), v.setBigInt64(8, 2147483647n, true))), [-3, 2147483647]],
+      ["U64", [1], le(8, (v) => v.setBigUint64(0, 5n, true)), [5]],
+      ["U32", [1], le(4, (v) => v.setUint32(0, 7, true)), [7]],
+      ["I16", [2], le(4, (v) => (v.setInt16(0, -2, true), v.setInt16(2, 300, true))), [-2, 300]],
+      ["U16", [1], le(2, (v) => v.setUint16(0, 65535, true)), [65535]],
+      ["I8", [2], new Uint8Array([0xff, 0x7f]), [-1, 127]],
+      ["U8", [1], new Uint8Array([255]), [255]],
+      ["BOOL", [2], new Uint8Array([1, 0]), [1, 0]],
+    ];
+    for (const [dtype, shape, data, values] of cases) {
+      const { tensors } = readSafetensors(rawFile({ t: { dtype, shape, data_offsets: [0, data.length] } }, data), "f");
+      expect(Array.from(tensors.get("t")!.data), dtype).toEqual(values);
+      expect(tensors.get("t")!.data instanceof (dtype === "F64" ? Float32Array : Int32Array), dtype).toBe(true);
+    }
+    const big = (dtype: string, bytes: Uint8Array) => () => readSafetensors(rawFile({ t: { dtype, shape: [1], data_offsets: [0, bytes.length] } }, bytes), "f");
+    expect(big("U64", le(8, (v) => v.setBigUint64(0, 1n << 63n, true)))).toThrow('f: tensor "t": U64 value 9223372036854775808 at index 0 does not fit in int32');
+    expect(big("I64", le(8, (v) => v.setBigInt64(0, -(1n << 31n) - 1n, true)))).toThrow('f: tensor "t": I64 value -2147483649 at index 0 does not fit in int32');
+    expect(big("U32", le(4, (v) => v.setUint32(0, 2 ** 31, true)))).toThrow('f: tensor "t": U32 value 2147483648 at index 0 does not fit in int32');
+  });
+});
+
+describe("files are read and written piecewise (no buffer holds the whole file)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "batgpt-st-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const same = (a: SafetensorsContent, b: SafetensorsContent) => {
+    expect(a.metadata).toEqual(b.metadata);
+    expect([...a.tensors.keys()]).toEqual([...b.tensors.keys()]);
+    for (const [name, t] of a.tensors) {
+      const u = b.tensors.get(name)!;
+      expect([u.dtype, u.shape, u.data.constructor], name).toEqual([t.dtype, t.shape, t.data.constructor]);
+      expect(new Uint8Array(u.data.buffer, u.data.byteOffset, u.data.byteLength), name).toEqual(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+    }
+  };
+
+  it("reads with any chunk size exactly what readSafetensors gives from memory", async () => {
+    for (const name of ["py-dtypes.safetensors", "py-f32-i32.safetensors", "py-official/model.safetensors"]) {
+      const want = readSafetensors(readFileSync(fixture(name)), fixture(name));
+      for (const chunkBytes of [1, 3, 7, 4096, undefined]) same(await readSafetensorsFile(fixture(name), chunkBytes === undefined ? {} : { chunkBytes }), want);
+    }
+    await expect(readSafetensorsFile(fixture("py-dtypes.safetensors"), { chunkBytes: 2 ** 31 })).rejects.toThrow(/invalid safetensors options: chunkBytes/);
+  });
+
+  it("writes with any chunk size, lazily, byte for byte what writeSafetensors returns; a failure leaves no file", async () => {
+    const tensors = new Map<string, SafetensorsTensor>([
+      ["b", { dtype: "I32", shape: [3], data: new Int32Array([1, -2, 3]) }],
+      ["a", { dtype: "F32", shape: [2, 3], data: new Float32Array([0, -0, NaN, Infinity, 1e-45, Math.PI]) }],
+      ["c", { dtype: "F32", shape: [0], data: new Float32Array(0) }],
+    ]);
+    const want = writeSafetensors(tensors, { format: "pt" });
+    const path = join(dir, "w.safetensors");
+    for (const chunkBytes of [1, 5, 4096]) {
+      let loads = 0;
+      const lazy = new Map<string, SafetensorsTensor | LazySafetensorsTensor>(
+        [...tensors].map(([n, t]) => [n, n === "b" ? t : { dtype: t.dtype, shape: t.shape, load: () => (loads++, t.data) }]),
+      );
+      await writeSafetensorsFile(path, lazy, { format: "pt" }, { chunkBytes });
+      expect(new Uint8Array(readFileSync(path)), `chunkBytes ${chunkBytes}`).toEqual(want);
+      expect(loads).toBe(2);
+    }
+    const bad = new Map<string, LazySafetensorsTensor>([["x", { dtype: "F32", shape: [4], load: () => new Float32Array(3) }]]);
+    await expect(writeSafetensorsFile(join(dir, "bad.safetensors"), bad)).rejects.toThrow('tensor "x": shape [4] holds 4 values but data has 3');
+    expect(readdirSync(dir)).toEqual(["w.safetensors"]);
+  });
+
+  it("checks the u64 header length against the file: past the end, or implausible, is a clear error", async () => {
+    const len = (v: bigint, total: number) => {
+      const b = new Uint8Array(total);
+      new DataView(b.buffer).setBigUint64(0, v, true);
+      return b;
+    };
+    const path = join(dir, "h.safetensors");
+    for (const [bytes, msg] of [
+      [len(1000n, 24), "truncated file: header says 1000 bytes of JSON but only 16 follow"],
+      [len(1n << 63n, 24), "header length 9223372036854775808 is implausible (over 100000000 bytes; not a safetensors file?)"],
+      [len((1n << 32n) + 2n, 24), "header length 4294967298 is implausible (over 100000000 bytes; not a safetensors file?)"],
+      [len(2n, 8).subarray(0, 5), "truncated file (5 bytes, shorter than the 8-byte header length)"],
+    ] as const) {
+      expect(() => readSafetensors(bytes, path)).toThrow(`${path}: ${msg}`);
+      writeFileSync(path, bytes);
+      await expect(readSafetensorsFile(path)).rejects.toThrow(`${path}: ${msg}`);
+    }
+    rmSync(path);
+  });
+
+  /** A sparse file: the 8-byte length, the header, then `dataBytes` of holes (zeros) with `writes` at data offsets. */
+  const sparse = async (path: string, header: unknown, dataBytes: number, writes: [number, Uint8Array][] = []) => {
+    const json = new TextEncoder().encode(JSON.stringify(header));
+    const fh = await open(path, "w");
+    const n = new Uint8Array(8);
+    new DataView(n.buffer).setBigUint64(0, BigInt(json.length), true);
+    await fh.write(n, 0, 8, 0);
+    await fh.write(json, 0, json.length, 8);
+    await fh.truncate(8 + json.length + dataBytes);
+    for (const [at, bytes] of writes) await fh.write(bytes, 0, bytes.length, 8 + json.length + at);
+    await fh.close();
+    return 8 + json.length + dataBytes;
+  };
+
+  it("refuses a tensor over 2^32 elements (V8's typed-array limit in Node 20) with a clear error", async () => {
+    const path = join(dir, "huge.safetensors");
+    const n = MAX_TENSOR_ELEMENTS + 1;
+    await sparse(path, { w: { dtype: "U8", shape: [n], data_offsets: [0, n] } }, n);
+    const file = await SafetensorsFile.open(path);
+    try {
+      await expect(file.read("w")).rejects.toThrow(
+        `${path}: tensor "w": U8 [4294967297] has 4294967297 elements; one tensor is one JavaScript typed array, which holds at most 4294967296 (2^32) elements in Node 20, so it cannot be loaded (split it into smaller tensors)`,
+      );
+    } finally {
+      await file.close();
+      rmSync(path);
+    }
+  });
+
+  // 2.51 GiB on disk as holes (a few kB really written); reading it fully holds its 2.51 GiB in memory
+  it.skipIf(totalmem() < 8 * 2 ** 30)(
+    "reads a 2.51 GiB file that fs.readFile refuses (over 2 GiB), one tensor of 2.51 GiB included",
+    async () => {
+      const path = join(dir, "big.safetensors");
+      const n = 673_700_000; // F32: 2,694,800,000 bytes
+      const tail = new Float32Array([1, 2, 3, 4]);
+      const size = await sparse(
+        path,
+        { big: { dtype: "F32", shape: [n], data_offsets: [0, 4 * n] }, tail: { dtype: "F32", shape: [4], data_offsets: [4 * n, 4 * n + 16] } },
+        4 * n + 16,
+        [
+          [0, new Uint8Array(new Float32Array([7.5]).buffer)],
+          [4 * (n - 1), new Uint8Array(new Float32Array([-7.5]).buffer)],
+          [4 * n, new Uint8Array(tail.buffer)],
+        ],
+      );
+      try {
+        expect(size / 2 ** 30).toBeCloseTo(2.51, 2);
+        await expect(readFile(path)).rejects.toMatchObject({ code: "ERR_FS_FILE_TOO_LARGE" });
+        const file = await SafetensorsFile.open(path);
+        try {
+          expect(Array.from((await file.read("tail")).data)).toEqual([1, 2, 3, 4]); // at a data offset past 2^31
+          const big = (await file.read("big")).data;
+          expect([big.length, big[0], big[1], big[n >> 1], big[n - 1]]).toEqual([n, 7.5, 0, 0, -7.5]);
+        } finally {
+          await file.close();
+        }
+      } finally {
+        rmSync(path);
+      }
+    },
+    60_000,
+  );
 });

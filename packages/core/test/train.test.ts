@@ -1,13 +1,14 @@
-import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { trainBpe, type Tokenizer } from "@batgpt/tokenizer";
 import { selectBackend } from "../src/backend.js";
-import { readCheckpoint } from "../src/checkpoint.js";
+import { CheckpointError, readCheckpoint, resolveCheckpointDir } from "../src/checkpoint.js";
 import { TokenFile, tokenizeToFile } from "../src/data.js";
 import { loadCheckpoint } from "../src/load.js";
+import { ConfigError } from "../src/options.js";
 import { createModel } from "../src/model.js";
 import { train, TrainingError } from "../src/train.js";
 
@@ -62,6 +63,75 @@ describe("train", () => {
     expect(rest.history.map((m) => m.loss)).toEqual(full.history.slice(4).map((m) => m.loss));
   });
 
+  it("resumes from <dir>.old-… when a save died between its renames: steps 5..8, the same weights as 8 straight steps", async () => {
+    const straight = createModel(tiny, { tokenizer: tok, seed: 2 });
+    await train({ ...base, model: straight, train: file, steps: 8 });
+
+    const ckptDir = join(dir, "crash-ckpt");
+    const first = createModel(tiny, { tokenizer: tok, seed: 2 });
+    await train({ ...base, model: first, train: file, steps: 8, stopAt: 4, checkpointDir: ckptDir });
+    first.dispose();
+    // the process died between the next save's two renames: <dir> is gone, the complete step-4
+    // checkpoint is at <dir>.old-<pid>-<time>-<n>, and the new one's temp directory is left over
+    const old = `${ckptDir}.old-${process.pid}-${Date.now()}-7`;
+    renameSync(ckptDir, old);
+    const deadTmp = `${ckptDir}.tmp-4194305-${Date.now()}-0`; // pid above Linux's PID_MAX_LIMIT: never running
+    mkdirSync(deadTmp);
+    writeFileSync(join(deadTmp, "config.json"), "{");
+    expect(await resolveCheckpointDir(ckptDir)).toBe(old);
+
+    const resumed = createModel(tiny, { tokenizer: tok, seed: 99 });
+    const steps: number[] = [];
+    await train({ ...base, model: resumed, train: file, steps: 8, checkpointDir: ckptDir, resume: true, onStep: (m) => steps.push(m.step) });
+    expect(steps).toEqual([5, 6, 7, 8]);
+    for (const [name, v] of straight.params) {
+      expect(Array.from(resumed.params.get(name)!.dataSync()), name).toEqual(Array.from(v.dataSync()));
+    }
+    // the step-8 save put a complete checkpoint at <dir> and removed the stale .old- and dead .tmp- directories
+    expect(readdirSync(dir).filter((f) => f.startsWith("crash-ckpt."))).toEqual([]);
+    expect(await resolveCheckpointDir(ckptDir)).toBe(ckptDir);
+    const ckpt = await readCheckpoint(ckptDir);
+    expect((ckpt.state as { step: number }).step).toBe(8);
+    for (const t of ckpt.weights.values()) t.dispose();
+    ckpt.optimizer?.forEach((t) => t.dispose());
+    straight.dispose();
+    resumed.dispose();
+  });
+
+  it("a checkpoint that does not fit the run fails the resume with a CheckpointError naming the file, changes nothing and leaks nothing", async () => {
+    const ckptDir = join(dir, "misfit-ckpt");
+    const model = createModel(tiny, { tokenizer: tok, seed: 12 });
+    await train({ ...base, model, train: file, steps: 4, stopAt: 2, checkpointDir: ckptDir });
+    const other = createModel(tiny, { tokenizer: tok, seed: 13 });
+    const before = new Map([...other.params].map(([n, v]) => [n, Array.from(v.dataSync())]));
+    const tensors = tf.memory().numTensors;
+
+    // another window length: the saved data position does not fit
+    const err = await train({ ...base, seqLen: 8, model: other, train: file, steps: 4, checkpointDir: ckptDir, resume: true }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CheckpointError);
+    // (the rest of the message, and the cause, are the data loader's)
+    expect((err as Error).message).toMatch(/misfit-ckpt\/trainer_state\.json: the saved data position does not fit this run: ./);
+    expect((err as Error).cause).toBeInstanceOf(Error);
+    // a trainer state without a step
+    const statePath = join(ckptDir, "trainer_state.json");
+    const state = JSON.parse(readFileSync(statePath, "utf8")) as Record<string, unknown>;
+    writeFileSync(statePath, JSON.stringify({ ...state, step: "two" }));
+    await expect(train({ ...base, model: other, train: file, steps: 4, checkpointDir: ckptDir, resume: true })).rejects.toThrow(
+      /trainer_state\.json: "step" and "optimizerSteps" must be integers >= 0 to resume, got "two" and 2/,
+    );
+    writeFileSync(statePath, JSON.stringify(state));
+    // a corrupt model.safetensors
+    writeFileSync(join(ckptDir, "model.safetensors"), new Uint8Array(64).fill(0xff));
+    const corrupt = await train({ ...base, model: other, train: file, steps: 4, checkpointDir: ckptDir, resume: true }).catch((e: unknown) => e);
+    expect(corrupt).toBeInstanceOf(CheckpointError);
+    expect((corrupt as Error).message).toMatch(/misfit-ckpt\/model\.safetensors: header length \d+ is implausible/);
+
+    expect(tf.memory().numTensors).toBe(tensors);
+    for (const [name, v] of other.params) expect(Array.from(v.dataSync()), name).toEqual(before.get(name));
+    model.dispose();
+    other.dispose();
+  });
+
   it("stops on a NaN loss with a clear error and leaves the last good checkpoint intact", async () => {
     const ckptDir = join(dir, "nan-ckpt");
     const model = createModel(tiny, { tokenizer: tok, seed: 4 });
@@ -78,6 +148,49 @@ describe("train", () => {
     expect((ckpt.state as { step: number }).step).toBe(2);
     for (const t of ckpt.weights.values()) t.dispose();
     ckpt.optimizer?.forEach((t) => t.dispose());
+    model.dispose();
+  });
+
+  it("stops when the gradient norm overflows although the loss is finite, with clipping on or off", async () => {
+    for (const clipNorm of [1, 0]) {
+      const model = createModel(tiny, { tokenizer: tok, seed: 5 });
+      // huge head weights: the loss (~1e19 nats) is finite, the squared gradients overflow float32
+      const w = model.params.get("lm_head.weight")!;
+      w.assign(tf.tidy(() => w.mul(1e19)));
+      const before = tf.memory().numTensors;
+      const seen: number[] = [];
+      await expect(train({ ...base, model, train: file, steps: 3, clipNorm, onStep: (m) => seen.push(m.step) })).rejects.toThrow(
+        /the gradient norm became Infinity at step 1 \(loss \d\.\d+e\+\d+\); training stopped/,
+      );
+      expect(seen).toEqual([]);
+      expect(tf.memory().numTensors).toBe(before);
+      model.dispose();
+    }
+  });
+
+  it("reports the gradient norm also without clipping", async () => {
+    const model = createModel(tiny, { tokenizer: tok, seed: 6 });
+    const r = await train({ ...base, model, train: file, steps: 2, clipNorm: 0 });
+    for (const m of r.history) expect(m.gradNorm).toBeGreaterThan(0);
+    model.dispose();
+  });
+
+  it("refuses to resume over a checkpoint without trainer state, and leaks nothing on a bad option", async () => {
+    const ckptDir = join(dir, "weights-only");
+    const model = createModel(tiny, { tokenizer: tok, seed: 7 });
+    await train({ ...base, model, train: file, steps: 1, checkpointDir: ckptDir });
+    rmSync(join(ckptDir, "trainer_state.json"));
+    const weights = readFileSync(join(ckptDir, "model.safetensors"));
+    const before = tf.memory().numTensors;
+    await expect(train({ ...base, model, train: file, steps: 2, checkpointDir: ckptDir, resume: true })).rejects.toThrow(
+      /trainer_state\.json is missing: .* holds a checkpoint without trainer state, so it cannot be resumed/,
+    );
+    await expect(train({ ...base, model, train: file, steps: 2, resume: true, checkpointDir: ckptDir, batchSize: 0 })).rejects.toThrow(
+      ConfigError,
+    );
+    await expect(train({ ...base, model, train: file, steps: 2, seqLen: 1000 })).rejects.toThrow(/seqLen 1000 is longer than the model's max_seq_len 16/);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(readFileSync(join(ckptDir, "model.safetensors")).equals(weights)).toBe(true);
     model.dispose();
   });
 
