@@ -1,20 +1,23 @@
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import type { Hash } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import type { WriteStream } from "node:fs";
 import { rename, rm, writeFile } from "node:fs/promises";
 import { once } from "node:events";
 
-/** The temporary name a file is written under before it is renamed into place. */
+/**
+ * The temporary name a file is written under before it is renamed into place:
+ * `<path>.tmp-<pid>-<random>`, unique even for two writers of one path in one process.
+ */
 export function tmpPath(path: string): string {
-  return `${path}.tmp-${process.pid}`;
+  return `${path}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`;
 }
 
-/** Write `data` to `path` atomically: to `path.tmp-<pid>`, then rename. */
+/** Write `data` to `path` atomically: to a {@link tmpPath}, flushed to disk, then renamed. */
 export async function writeFileAtomic(path: string, data: string): Promise<void> {
   const tmp = tmpPath(path);
   try {
-    await writeFile(tmp, data, "utf8");
+    await writeFile(tmp, data, { encoding: "utf8", flush: true });
     await rename(tmp, path);
   } catch (error) {
     await rm(tmp, { force: true });
@@ -40,7 +43,8 @@ export class AtomicTextWriter {
   constructor(path: string) {
     this.path = path;
     this.tmp = tmpPath(path);
-    this.stream = createWriteStream(this.tmp);
+    // flush: the data reaches the disk before commit() renames the file into place
+    this.stream = createWriteStream(this.tmp, { flush: true });
     this.stream.on("error", (error) => {
       this.error ??= error;
     });
