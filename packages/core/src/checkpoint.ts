@@ -532,11 +532,31 @@ async function removeStale(target: string): Promise<void> {
  * disk before the renames. After the swap, leftovers of earlier interrupted saves are removed.
  * Creates no tensors.
  *
+ * Saves to one directory from one process run one after another (in call order), so two
+ * un-awaited saves never trip over each other's renames.
+ *
  * @throws {CheckpointError} for parameters that do not match the config, tensors that cannot be
  *   saved, or a state that is not JSON (I/O errors pass through).
  */
 export async function saveCheckpoint(dir: string, parts: CheckpointParts): Promise<void> {
   const target = resolve(dir);
+  const previous = savesInFlight.get(target) ?? Promise.resolve();
+  const mine = previous.then(
+    () => saveCheckpointNow(target, parts),
+    () => saveCheckpointNow(target, parts),
+  );
+  const settled = mine.catch(() => undefined);
+  savesInFlight.set(target, settled);
+  void settled.then(() => {
+    if (savesInFlight.get(target) === settled) savesInFlight.delete(target);
+  });
+  return mine;
+}
+
+/** The last save queued for each target directory (see {@link saveCheckpoint}). */
+const savesInFlight = new Map<string, Promise<void>>();
+
+async function saveCheckpointNow(target: string, parts: CheckpointParts): Promise<void> {
   const stamp = `${process.pid}-${Date.now()}-${saveSeq++}`;
   const tmp = `${target}.tmp-${stamp}`;
   await mkdir(dirname(target), { recursive: true });

@@ -32,7 +32,7 @@ export const generateOptionsSchema = z
     repetitionPenalty: z.number().finite().positive().default(1),
     /** Token ids that end a sequence (default: `<|eos|>` when the tokenizer has it). */
     stopTokens: z.array(z.number().int().nonnegative()).optional(),
-    /** Seed of the sampling generator (a safe integer); or pass `rng` to share one. */
+    /** Seed of the sampling generator (a safe integer); or pass `rng` instead (not both). */
     seed: z.number().int().refine(Number.isSafeInteger, "must be a safe integer").default(0),
     /** A generator to draw from instead of a new one from `seed` (it advances). */
     rng: z.instanceof(Rng).optional(),
@@ -48,7 +48,11 @@ export const generateOptionsSchema = z
      * equal {@link Generation.text}. If it throws, generation stops, frees its tensors and rethrows.
      */
     onToken: z.custom<(event: TokenEvent) => void>((f) => typeof f === "function", "must be a function").optional(),
-    /** Stops generation: the call rejects with `signal.reason` (an `AbortError` by default) and frees its tensors. */
+    /**
+     * Stops generation: the call rejects with `signal.reason` (an `AbortError` by default) and
+     * frees its tensors. Checked before each step; with a signal, each step also yields to the
+     * event loop so that timers (`AbortSignal.timeout`) and I/O can fire.
+     */
     signal: z.instanceof(AbortSignal).optional(),
   })
   .strict();
@@ -137,6 +141,11 @@ function logSoftmaxAt(logits: Float32Array, id: number): number {
   return logits[id]! - max - Math.log(sum);
 }
 
+/** Resolve after pending timers and I/O callbacks have had their turn (setImmediate in Node). */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => (typeof setImmediate === "function" ? setImmediate(resolve) : setTimeout(resolve, 0)));
+}
+
 /** The first non-finite value of `row`, or -1 when every value is finite. */
 function firstNonFinite(row: Float32Array): number {
   for (let i = 0; i < row.length; i++) if (!Number.isFinite(row[i]!)) return i;
@@ -167,6 +176,9 @@ export async function generate(
   options: GenerateOptions = {},
 ): Promise<Generation | Generation[]> {
   const opts = parseOptions(generateOptionsSchema, options, "generate options");
+  if (opts.rng && (options as { seed?: unknown } | undefined)?.seed !== undefined) {
+    throw new ConfigError("invalid generate options: seed and rng: pass one of them (rng carries its own seed)");
+  }
   const prompts = typeof prompt === "string" ? [prompt] : prompt;
   if (!Array.isArray(prompts) || prompts.length === 0 || prompts.some((p) => typeof p !== "string")) {
     throw new ConfigError("generate needs a prompt: a string or a non-empty array of strings");
@@ -216,6 +228,8 @@ export async function generate(
 
   try {
     for (let step = 0; step < limit; step++) {
+      // a step on wasm never waits for I/O; yield to the event loop so a timer (AbortSignal.timeout) can fire
+      if (signal) await yieldToEventLoop();
       signal?.throwIfAborted();
       const len = seqs[0]!.length;
       let input: Int32Array;

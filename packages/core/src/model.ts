@@ -19,6 +19,7 @@ import type { Tokenizer } from "@batgpt/tokenizer";
 import { z } from "zod";
 import { modelDims, resolveConfig, type BatGPTConfig, type BatGPTConfigInput, type ModelDims } from "./config.js";
 import { applyRotary, causalAttention, crossEntropy, embedding, linear, rmsNorm, rotaryTables, swiglu } from "./ops/index.js";
+import { TokenDataError } from "./data.js";
 import { ConfigError, parseOptions } from "./options.js";
 import { initParameters, layerParam } from "./params.js";
 import { Rng } from "./rng.js";
@@ -165,12 +166,12 @@ export class BatGPTModel {
     return next ? { hidden: out, cache: next } : { hidden: out };
   }
 
-  /** Throw a clear error for an id outside the vocabulary. */
+  /** Throw a {@link TokenDataError} for an id outside the vocabulary. */
   checkIds(ids: ArrayLike<number>): void {
     const V = this.config.vocab_size;
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
-      if (!(Number.isInteger(id) && id >= 0 && id < V)) throw new Error(`token id ${id} at position ${i} is outside the vocabulary (${V})`);
+      if (!(Number.isInteger(id) && id >= 0 && id < V)) throw new TokenDataError(`token id ${id} at position ${i} is outside the vocabulary (${V})`);
     }
   }
 

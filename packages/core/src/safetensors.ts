@@ -468,19 +468,29 @@ function parseHeader(json: Uint8Array, dataLen: number, source: string): { entri
     entries.push({ name, begin, end, dtype, shape });
   }
   entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
-  for (let i = 1; i < entries.length; i++) {
+  // as the reference reader (safetensors' Rust `Metadata::validate`): the tensors tile the data
+  // section exactly, with no overlap, no gap and no trailing bytes
+  let covered = 0;
+  for (const [i, cur] of entries.entries()) {
     const prev = entries[i - 1];
-    const cur = entries[i];
-    if (prev && cur && cur.begin < prev.end) {
+    if (prev && cur.begin < prev.end) {
       throw new SafetensorsError(`${source}: tensors "${prev.name}" [${prev.begin}, ${prev.end}] and "${cur.name}" [${cur.begin}, ${cur.end}] overlap`);
     }
+    if (cur.begin !== covered) {
+      throw new SafetensorsError(`${source}: tensor "${cur.name}" starts at byte ${cur.begin} of the data but the tensors before it end at ${covered} (a gap)`);
+    }
+    covered = cur.end;
+  }
+  if (covered !== dataLen) {
+    throw new SafetensorsError(`${source}: the tensors cover ${covered} bytes but the data section has ${dataLen} (trailing bytes; a corrupt or foreign file)`);
   }
   return { entries, metadata };
 }
 
 /**
  * Parse safetensors bytes held in memory. Checks the header (length, JSON, fields), that each
- * tensor's byte range matches its dtype and shape, lies inside the data and overlaps no other.
+ * tensor's byte range matches its dtype and shape, and that the ranges tile the data section
+ * exactly (no overlap, gap or trailing bytes, as the reference Rust reader requires).
  *
  * @param bytes the whole file.
  * @param source a name for error messages (the file path); default `"safetensors data"`.

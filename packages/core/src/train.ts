@@ -11,7 +11,7 @@ import cliProgress from "cli-progress";
 import type { Tokenizer } from "@batgpt/tokenizer";
 import { z } from "zod";
 import { assignWeights, CHECKPOINT_FILES, CheckpointError, readCheckpoint, resolveCheckpointDir, saveCheckpoint } from "./checkpoint.js";
-import { WindowLoader, validationBatches, type LoaderState, type TokenFile } from "./data.js";
+import { TokenDataError, WindowLoader, validationBatches, validationWindowCount, type LoaderState, type TokenFile } from "./data.js";
 import type { BatGPTModel, Direction } from "./model.js";
 import { AdamW, GradAccumulator, clipGradNorm, disposeGrads, globalNorm, gradsByName, type GradMap } from "./optimizer.js";
 import { ConfigError, parseOptions } from "./options.js";
@@ -126,8 +126,18 @@ interface TrainerState {
   seed: number;
 }
 
-/** Mean validation loss in one direction over up to `windows` windows. */
+/**
+ * Mean validation loss (cross-entropy, nats per token) in one direction over up to `windows`
+ * windows of `seqLen` tokens.
+ *
+ * @throws ConfigError for a direction other than `"forward"` / `"backward"`.
+ * @throws TokenDataError when the file has no window of `seqLen` tokens, or ids outside the model's vocabulary.
+ */
 export function evaluate(model: BatGPTModel, file: TokenFile, seqLen: number, batchSize: number, windows: number, direction: Direction): number {
+  if (direction !== "forward" && direction !== "backward") {
+    throw new ConfigError(`evaluate: direction must be "forward" or "backward", got ${JSON.stringify(direction)}`);
+  }
+  checkVocab(model, file, "validation");
   let sum = 0;
   let n = 0;
   for (const batch of validationBatches(file, { seqLen, batchSize, maxWindows: windows })) {
@@ -135,8 +145,17 @@ export function evaluate(model: BatGPTModel, file: TokenFile, seqLen: number, ba
     sum += loss * batch.batch;
     n += batch.batch;
   }
-  if (n === 0) throw new Error(`the validation file has no window of ${seqLen} tokens`);
+  if (n === 0) throw new TokenDataError(`the validation file ${file.path ?? "(in memory)"} has no window of ${seqLen} tokens (it holds ${file.length})`);
   return sum / n;
+}
+
+/** A token file whose vocabulary is larger than the model's can hold ids the model cannot embed. */
+function checkVocab(model: BatGPTModel, file: TokenFile, role: string): void {
+  if (file.vocabSize > model.config.vocab_size) {
+    throw new TokenDataError(
+      `the ${role} file ${file.path ?? "(in memory)"} was written for a vocabulary of ${file.vocabSize} ids but the model's vocab_size is ${model.config.vocab_size}`,
+    );
+  }
 }
 
 /** Train a model. See {@link TrainConfig} for the knobs. */
@@ -150,6 +169,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   if (seqLen > model.config.max_seq_len) throw new ConfigError(`invalid training options: seqLen ${seqLen} is longer than the model's max_seq_len ${model.config.max_seq_len}`);
   const warmupSteps = Math.min(cfg.warmupSteps ?? Math.min(100, Math.floor(cfg.steps / 10)), cfg.steps);
   const schedule = makeSchedule({ peak: cfg.lr, warmupSteps, totalSteps: cfg.steps, minRatio: cfg.minLrRatio });
+  // data that cannot serve the whole run is refused before the first step, not after the last
+  checkVocab(model, trainFile, "train");
+  if (validation) {
+    checkVocab(model, validation, "validation");
+    if (validationWindowCount(validation, { seqLen, batchSize: cfg.batchSize, maxWindows: cfg.evalWindows }) === 0) {
+      throw new TokenDataError(`the validation file ${validation.path ?? "(in memory)"} has no window of ${seqLen} tokens (it holds ${validation.length})`);
+    }
+  }
   const loader = new WindowLoader(trainFile, { seqLen, batchSize: cfg.batchSize, mode: cfg.dataMode, rng: new Rng(cfg.seed) });
   const vars = [...model.params.values()].filter((v) => v.trainable);
   if (vars.length === 0) throw new ConfigError("every parameter of the model is frozen: nothing to train");

@@ -244,6 +244,18 @@ describe("atomic writes", () => {
     for (const m of [a, b, wrong]) disposeAll(m.params);
   });
 
+  it("runs un-awaited saves to one directory one after another: all succeed, the last one wins", async () => {
+    const dir = join(root, "overlap");
+    const m = model(small, 21);
+    // before, 3 of 6 such saves failed with a raw ENOENT / ENOTEMPTY from a rename
+    await Promise.all(Array.from({ length: 6 }, (_, i) => saveCheckpoint(dir, { model: m, state: { step: i } })));
+    const read = await readCheckpoint(dir);
+    expect(read.state).toEqual({ step: 5 });
+    disposeRead(read);
+    expect((await readdir(root)).filter((f) => f.startsWith("overlap"))).toEqual(["overlap"]);
+    disposeAll(m.params);
+  });
+
   it("reads the previous checkpoint left at <dir>.old-… by a save interrupted between its renames", async () => {
     const dir = join(root, "interrupted");
     const a = model(small, 10);

@@ -4,6 +4,7 @@ import { trainBpe, type Tokenizer } from "@batgpt/tokenizer";
 import { selectBackend } from "../src/backend.js";
 import { GenerationError, generate, type GenerateOptions } from "../src/generate.js";
 import { ConfigError } from "../src/options.js";
+import { Rng } from "../src/rng.js";
 import { createModel, type BatGPTModel } from "../src/model.js";
 
 let tok: Tokenizer;
@@ -121,6 +122,7 @@ describe("generate", () => {
       [{ direction: "sideways" as never }, /direction/],
       [{ maxNewToken: 5 } as never, /maxNewToken/],
       [{ onToken: 3 as never }, /onToken/],
+      [{ seed: 1, rng: new Rng(1) }, /seed and rng: pass one of them/],
     ];
     for (const [o, message] of cases) {
       const run = generate(model, tok, "明月", o);
@@ -161,6 +163,13 @@ describe("generate", () => {
     await expect(run).rejects.toMatchObject({ name: "AbortError" });
     expect(events).toBe(3);
     await expect(generate(model, tok, "明月", { signal: AbortSignal.abort(new Error("not now")) })).rejects.toThrow("not now");
+    // a timer fires during generation (each step yields to the event loop when a signal is given)
+    const timed = new AbortController();
+    let steps = 0;
+    setTimeout(() => timed.abort(), 1);
+    const long = generate(model, tok, "明", { maxNewTokens: 40, stopTokens: [], signal: timed.signal, onToken: () => steps++ });
+    await expect(long).rejects.toMatchObject({ name: "AbortError" });
+    expect(steps).toBeLessThan(40);
     expect(tf.memory().numTensors).toBe(before);
   });
 

@@ -6,11 +6,11 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { trainBpe, type Tokenizer } from "@batgpt/tokenizer";
 import { selectBackend } from "../src/backend.js";
 import { CheckpointError, readCheckpoint, resolveCheckpointDir } from "../src/checkpoint.js";
-import { TokenFile, tokenizeToFile } from "../src/data.js";
+import { TokenDataError, TokenFile, tokenizeToFile } from "../src/data.js";
 import { loadCheckpoint } from "../src/load.js";
 import { ConfigError } from "../src/options.js";
 import { createModel } from "../src/model.js";
-import { train, TrainingError } from "../src/train.js";
+import { evaluate, train, TrainingError } from "../src/train.js";
 
 const text = Array.from({ length: 40 }, (_, i) => `床前明月光，疑是地上霜。举头望明月，低头思故乡。${i} The moon is bright tonight.`);
 const tiny = { hidden_size: 32, n_layer: 2, n_head: 4, num_heads_per_kv: 2, ffn_hidden_size: 48, max_seq_len: 16 };
@@ -191,6 +191,21 @@ describe("train", () => {
     await expect(train({ ...base, model, train: file, steps: 2, seqLen: 1000 })).rejects.toThrow(/seqLen 1000 is longer than the model's max_seq_len 16/);
     expect(tf.memory().numTensors).toBe(before);
     expect(readFileSync(join(ckptDir, "model.safetensors")).equals(weights)).toBe(true);
+    model.dispose();
+  });
+
+  it("refuses data that cannot serve the run before the first step: a short validation file, a larger vocabulary", async () => {
+    const model = createModel(tiny, { tokenizer: tok, seed: 8 });
+    const ckptDir = join(dir, "short-val");
+    const seen: number[] = [];
+    const short = TokenFile.fromTokens([1, 2, 3], tok.vocabSize);
+    const run = train({ ...base, model, train: file, validation: short, steps: 5, checkpointDir: ckptDir, onStep: (m) => seen.push(m.step) });
+    await expect(run).rejects.toThrow(TokenDataError);
+    await expect(train({ ...base, model, train: file, validation: short, steps: 5 })).rejects.toThrow(/validation file \(in memory\) has no window of 16 tokens \(it holds 3\)/);
+    expect(seen).toEqual([]);
+    const wide = TokenFile.fromTokens([...file.slice(0, 64)], 1000);
+    await expect(train({ ...base, model, train: wide, steps: 2 })).rejects.toThrow(/train file \(in memory\) was written for a vocabulary of 1000 ids but the model's vocab_size is \d+/);
+    expect(() => evaluate(model, file, 16, 2, 2, "sideways" as never)).toThrow(ConfigError);
     model.dispose();
   });
 
