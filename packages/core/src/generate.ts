@@ -60,13 +60,13 @@ export const generateOptionsSchema = z
 /** Options of {@link generate} (see {@link generateOptionsSchema} for each field and its default). */
 export type GenerateOptions = z.input<typeof generateOptionsSchema>;
 
-/** What {@link GenerateOptions.onToken} receives. */
+/** What the `onToken` option of {@link generate} receives. */
 export interface TokenEvent {
   /** Which prompt (0 for a single prompt). */
   index: number;
   /** The token just generated. */
   id: number;
-  /** Text completed by this token (see {@link GenerateOptions.onToken}). */
+  /** Text completed by this token (see `onToken` in {@link generateOptionsSchema}). */
   piece: string;
 }
 

@@ -10,17 +10,23 @@
  *
  * Short pieces use the plain quadratic scan (fastest below a few dozen bytes); long pieces,
  * such as the CJK runs GPT-4's pattern produces, use a binary heap over a linked list, so a
- * piece of n bytes costs O(n log n) instead of O(n²).
+ * piece of n bytes costs O(n log n) instead of O(n²). The heap holds (priority, position)
+ * in two 32-bit arrays, so a piece may be as long as a JavaScript string allows (under 2^31
+ * UTF-8 bytes); it takes about 28 bytes of scratch memory per byte of the piece, freed after
+ * a piece over 1 MiB.
  */
 
 import { bytesToLatin1 } from "./bytes.js";
 import { TokenizerError } from "./errors.js";
 import { PairTable } from "./pair-table.js";
+import { forEachToken } from "./spec.js";
 
 /** Pieces up to this many bytes use the quadratic scan. */
 const SMALL = 32;
-/** Heap keys are `prio * POS + position`, so a piece can be at most this long. */
-const POS = 2 ** 24;
+/** Scratch space for the heap merge of a piece longer than this (bytes) is freed afterwards. */
+const KEEP_SCRATCH = 1 << 20;
+/** Scratch arrays grow by doubling up to this many entries, then to exactly what a piece needs. */
+const MAX_SCRATCH = 1 << 24;
 
 /** The data a byte-level BPE model is made of. */
 export interface BpeModel {
@@ -57,36 +63,36 @@ export class BytePairEncoder {
   private hIds = new Int32Array(0);
   private hNext = new Int32Array(0);
   private hPrev = new Int32Array(0);
-  private heap = new Float64Array(0);
+  private hPrio = new Int32Array(0);
+  private hPos = new Int32Array(0);
 
   constructor(model: BpeModel) {
     this.tokens = model.tokens;
     this.ignoreMerges = model.ignoreMerges;
     this.mode = model.merges ? "merges" : "ranks";
-    model.tokens.forEach((bytes, id) => {
-      if (bytes && bytes.length === 1 && this.byteIds[bytes[0]!] === -1) this.byteIds[bytes[0]!] = id;
+    forEachToken(model.tokens, (bytes, id) => {
+      if (bytes.length === 1 && this.byteIds[bytes[0]!] === -1) this.byteIds[bytes[0]!] = id;
     });
     if (model.merges) {
       this.table = new PairTable(model.merges.length);
       const n = model.tokens.length;
       const concatToId = new Map<string, number>();
-      model.tokens.forEach((bytes, id) => {
-        if (bytes) concatToId.set(bytesToLatin1(bytes), id);
-      });
-      model.merges.forEach(([a, b], prio) => {
+      forEachToken(model.tokens, (bytes, id) => concatToId.set(bytesToLatin1(bytes), id));
+      model.merges.forEach((merge, prio) => {
+        if (!Array.isArray(merge) || merge.length !== 2) throw new TokenizerError(`merges[${prio}] must be a pair of ids [left, right]`);
+        const [a, b] = merge as [number, number];
         const ta = a < n ? model.tokens[a] : undefined;
         const tb = b < n ? model.tokens[b] : undefined;
-        if (!ta || !tb) throw new TokenizerError(`merge #${prio} (${a}, ${b}) refers to an id that is not a token`);
+        if (!ta || !tb) throw new TokenizerError(`merges[${prio}] (${a}, ${b}) refers to an id that is not a token`);
         const result = concatToId.get(bytesToLatin1(ta) + bytesToLatin1(tb));
         if (result === undefined) {
-          throw new TokenizerError(`merge #${prio} (${a}, ${b}) makes a token that is not in the vocabulary`);
+          throw new TokenizerError(`merges[${prio}] (${a}, ${b}) makes a token that is not in the vocabulary`);
         }
         if (this.table.get(a, b) === -2) this.table.set(a, b, prio, result);
       });
     } else {
       this.table = new PairTable(1 << 16);
-      model.tokens.forEach((bytes, id) => {
-        if (!bytes) return;
+      forEachToken(model.tokens, (bytes, id) => {
         const s = bytesToLatin1(bytes);
         this.latin[id] = s;
         if (!this.latinToId.has(s)) this.latinToId.set(s, id);
@@ -169,50 +175,70 @@ export class BytePairEncoder {
   }
 
   private encodeLarge(buf: Uint8Array, n: number, out: number[]): void {
-    if (n >= POS) throw new TokenizerError(`a pre-tokenized piece of ${n} bytes is longer than the limit of ${POS - 1}`);
     if (this.hIds.length < n) {
-      const cap = Math.max(n, this.hIds.length * 2);
+      const cap = Math.max(n, Math.min(this.hIds.length * 2, MAX_SCRATCH));
       this.hIds = new Int32Array(cap);
       this.hNext = new Int32Array(cap);
       this.hPrev = new Int32Array(cap);
-      this.heap = new Float64Array(cap * 3);
+    }
+    if (this.hPrio.length < n) {
+      this.hPrio = new Int32Array(n);
+      this.hPos = new Int32Array(n);
     }
     const ids = this.hIds;
     const next = this.hNext;
     const prev = this.hPrev;
-    let heap = this.heap;
+    // min-heap of (priority, position) pairs, ordered by priority, then position (leftmost
+    // first); two parallel arrays, so neither a piece's length nor a priority is limited
+    let hp = this.hPrio;
+    let hx = this.hPos;
     let size = 0;
     const table = this.table;
-    const push = (key: number): void => {
-      if (size === heap.length) {
-        const h = new Float64Array(heap.length * 2);
-        h.set(heap);
-        heap = this.heap = h;
+    const push = (p: number, x: number): void => {
+      if (size === hp.length) {
+        const cap = hp.length * 2;
+        const np = new Int32Array(cap);
+        const nx = new Int32Array(cap);
+        np.set(hp);
+        nx.set(hx);
+        hp = this.hPrio = np;
+        hx = this.hPos = nx;
       }
       let i = size++;
       while (i > 0) {
         const parent = (i - 1) >> 1;
-        const pk = heap[parent]!;
-        if (pk <= key) break;
-        heap[i] = pk;
+        const pp = hp[parent]!;
+        if (pp < p || (pp === p && hx[parent]! < x)) break;
+        hp[i] = pp;
+        hx[i] = hx[parent]!;
         i = parent;
       }
-      heap[i] = key;
+      hp[i] = p;
+      hx[i] = x;
     };
-    const pop = (): number => {
-      const top = heap[0]!;
-      const last = heap[--size]!;
+    /** Remove the top; the caller has read it from `hp[0]`, `hx[0]`. */
+    const pop = (): void => {
+      const p = hp[--size]!;
+      const x = hx[size]!;
       let i = 0;
       for (;;) {
         let c = 2 * i + 1;
         if (c >= size) break;
-        if (c + 1 < size && heap[c + 1]! < heap[c]!) c++;
-        if (heap[c]! >= last) break;
-        heap[i] = heap[c]!;
+        let cp = hp[c]!;
+        if (c + 1 < size) {
+          const rp = hp[c + 1]!;
+          if (rp < cp || (rp === cp && hx[c + 1]! < hx[c]!)) {
+            c++;
+            cp = rp;
+          }
+        }
+        if (p < cp || (p === cp && x < hx[c]!)) break;
+        hp[i] = cp;
+        hx[i] = hx[c]!;
         i = c;
       }
-      heap[i] = last;
-      return top;
+      hp[i] = p;
+      hx[i] = x;
     };
     for (let i = 0; i < n; i++) {
       ids[i] = this.byteId(buf[i]!);
@@ -221,12 +247,12 @@ export class BytePairEncoder {
     }
     for (let i = 0; i < n - 1; i++) {
       const p = this.pair(ids[i]!, ids[i + 1]!);
-      if (p >= 0) push(p * POS + i);
+      if (p >= 0) push(p, i);
     }
     while (size > 0) {
-      const key = pop();
-      const i = key % POS;
-      const p = (key - i) / POS;
+      const p = hp[0]!;
+      const i = hx[0]!;
+      pop();
       const j = next[i]!;
       // stale entry: `i` was merged away (its prev link was cut), or its pair changed
       if (j < 0 || ids[i]! < 0 || this.pair(ids[i]!, ids[j]!) !== p) continue;
@@ -238,13 +264,20 @@ export class BytePairEncoder {
       const h = prev[i]!;
       if (h >= 0) {
         const q = this.pair(ids[h]!, ids[i]!);
-        if (q >= 0) push(q * POS + h);
+        if (q >= 0) push(q, h);
       }
       if (k >= 0) {
         const q = this.pair(ids[i]!, ids[k]!);
-        if (q >= 0) push(q * POS + i);
+        if (q >= 0) push(q, i);
       }
     }
     for (let i = 0; i >= 0; i = next[i]!) out.push(ids[i]!);
+    if (n > KEEP_SCRATCH) this.releaseScratch();
+  }
+
+  /** Drop scratch space grown for one huge piece, so the encoder does not hold it. */
+  private releaseScratch(): void {
+    this.hIds = this.hNext = this.hPrev = new Int32Array(0);
+    this.hPrio = this.hPos = new Int32Array(0);
   }
 }

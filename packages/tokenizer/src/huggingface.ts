@@ -6,8 +6,9 @@
 import { z } from "zod";
 import { byteLevelToBytes, bytesToByteLevel, bytesToLatin1 } from "./bytes.js";
 import { TokenizerError } from "./errors.js";
-import { GPT2_PATTERN } from "./patterns.js";
-import type { TokenizerSpec } from "./spec.js";
+import { compilePattern, GPT2_PATTERN } from "./patterns.js";
+import { forEachToken, MAX_VOCAB_SIZE, type AddedToken, type AddedTokenSpec, type TokenizerSpec } from "./spec.js";
+import { fieldName } from "./validate.js";
 
 /** The parts of `tokenizer.json` this package writes (and the parts it reads). */
 export interface HuggingFaceTokenizerJSON {
@@ -41,12 +42,12 @@ export interface HuggingFaceTokenizerJSON {
   };
 }
 
-/** Build the `tokenizer.json` object for a spec. */
-export function toHuggingFaceJSON(spec: TokenizerSpec): HuggingFaceTokenizerJSON {
-  const vocab: Record<string, number> = {};
+/** Build the `tokenizer.json` object for a spec and its resolved added tokens. */
+export function toHuggingFaceJSON(spec: TokenizerSpec, added: readonly AddedToken[]): HuggingFaceTokenizerJSON {
+  // no prototype: a token may be spelled "__proto__"
+  const vocab = Object.create(null) as Record<string, number>;
   const spelled: (string | undefined)[] = [];
-  spec.tokens.forEach((bytes, id) => {
-    if (!bytes) return;
+  forEachToken(spec.tokens, (bytes, id) => {
     const s = bytesToByteLevel(bytes);
     spelled[id] = s;
     if (!(s in vocab)) vocab[s] = id;
@@ -61,16 +62,16 @@ export function toHuggingFaceJSON(spec: TokenizerSpec): HuggingFaceTokenizerJSON
     version: "1.0",
     truncation: null,
     padding: null,
-    added_tokens: Object.entries(spec.specialTokens)
-      .sort((x, y) => x[1] - y[1])
-      .map(([content, id]) => ({
-        id,
-        content,
-        single_word: false,
-        lstrip: false,
-        rstrip: false,
-        normalized: false,
-        special: true,
+    added_tokens: [...added]
+      .sort((x, y) => x.id - y.id)
+      .map((t) => ({
+        id: t.id,
+        content: t.content,
+        single_word: t.singleWord,
+        lstrip: t.lstrip,
+        rstrip: t.rstrip,
+        normalized: t.normalized,
+        special: t.special,
       })),
     normalizer: null,
     pre_tokenizer: {
@@ -103,12 +104,10 @@ export function toHuggingFaceJSON(spec: TokenizerSpec): HuggingFaceTokenizerJSON
  */
 function ranksToMerges(tokens: TokenizerSpec["tokens"], spelled: (string | undefined)[]): [string, string][] {
   const idOf = new Map<string, number>();
-  tokens.forEach((bytes, id) => {
-    if (bytes) idOf.set(bytesToLatin1(bytes), id);
-  });
+  forEachToken(tokens, (bytes, id) => idOf.set(bytesToLatin1(bytes), id));
   const merges: [string, string][] = [];
-  tokens.forEach((bytes) => {
-    if (!bytes || bytes.length < 2) return;
+  forEachToken(tokens, (bytes) => {
+    if (bytes.length < 2) return;
     const s = bytesToLatin1(bytes);
     const local: [number, number][] = [];
     for (let i = 1; i < s.length; i++) {
@@ -122,10 +121,20 @@ function ranksToMerges(tokens: TokenizerSpec["tokens"], spelled: (string | undef
   return merges;
 }
 
+const id = z
+  .number()
+  .int()
+  .nonnegative()
+  .max(MAX_VOCAB_SIZE - 1, `ids above ${MAX_VOCAB_SIZE - 1} are not supported`);
+
 const addedToken = z.object({
-  id: z.number().int().nonnegative(),
-  content: z.string().min(1),
+  id,
+  content: z.string().min(1, "must be a non-empty string"),
   special: z.boolean().optional(),
+  lstrip: z.boolean().optional(),
+  rstrip: z.boolean().optional(),
+  single_word: z.boolean().optional(),
+  normalized: z.boolean().optional(),
 });
 
 const byteLevel = z.object({
@@ -154,7 +163,11 @@ const fileSchema = z.object({
     end_of_word_suffix: z.string().nullish(),
     ignore_merges: z.boolean().nullish(),
     dropout: z.number().nullish(),
-    vocab: z.record(z.string(), z.number().int().nonnegative()),
+    // checked entry by entry below: a zod record would drop a token spelled "__proto__"
+    vocab: z.custom<Record<string, unknown>>(
+      (v) => typeof v === "object" && v !== null && !Array.isArray(v),
+      "must be an object from token to id",
+    ),
     merges: z.array(z.union([z.string(), z.tuple([z.string(), z.string()])])),
   }),
 });
@@ -163,7 +176,19 @@ function fail(msg: string): never {
   throw new TokenizerError(`tokenizer.json: ${msg}`);
 }
 
-/** Parse a `tokenizer.json` (text or object) into a spec; throws a clear error for what it cannot read. */
+/**
+ * Parse a `tokenizer.json` (text or object) into a spec.
+ *
+ * Reads byte-level BPE: `model.type` BPE, a `ByteLevel` pre-tokenizer (alone, or after one
+ * `Split` with a regex, behavior `Isolated`), no normalizer; `added_tokens` with all their
+ * flags. Loading takes time in proportion to the file's size.
+ *
+ * @throws {@link TokenizerError} naming the field, for anything it cannot read: invalid JSON,
+ *   an unsupported component, an id that is negative, fractional, repeated or not below
+ *   {@link MAX_VOCAB_SIZE}, a token outside the byte-level alphabet, a merge of (or into) a
+ *   token not in the vocabulary, a pattern that is not a valid regex or may backtrack
+ *   catastrophically, clashing added tokens.
+ */
 export function parseHuggingFaceJSON(json: string | object): TokenizerSpec {
   let obj: unknown = json;
   if (typeof json === "string") {
@@ -177,7 +202,7 @@ export function parseHuggingFaceJSON(json: string | object): TokenizerSpec {
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     fail(
-      `${issue.path.length ? issue.path.join(".") : "(root)"}: ${issue.message}` +
+      `${issue.path.length ? fieldName(issue.path) : "(root)"}: ${issue.message}` +
         " (this package reads byte-level BPE tokenizers: model.type BPE with a ByteLevel pre-tokenizer)",
     );
   }
@@ -196,19 +221,33 @@ export function parseHuggingFaceJSON(json: string | object): TokenizerSpec {
     pattern = GPT2_PATTERN;
   } else {
     const [sp, bl] = pre.pretokenizers;
-    if (bl.add_prefix_space) fail("pre_tokenizer.add_prefix_space = true is not supported");
-    if (bl.use_regex) fail("a Split followed by a ByteLevel that splits again is not supported");
-    if (sp.behavior !== "Isolated" || sp.invert) fail("only Split with behavior Isolated, invert false, is supported");
-    if (!("Regex" in sp.pattern)) fail("only a Split with a Regex pattern is supported");
+    if (bl.add_prefix_space) fail("pre_tokenizer.pretokenizers[1].add_prefix_space = true is not supported");
+    if (bl.use_regex) fail("pre_tokenizer.pretokenizers[1]: a Split followed by a ByteLevel that splits again (use_regex true) is not supported");
+    if (sp.behavior !== "Isolated" || sp.invert) fail("pre_tokenizer.pretokenizers[0]: only Split with behavior Isolated, invert false, is supported");
+    if (!("Regex" in sp.pattern)) fail("pre_tokenizer.pretokenizers[0].pattern: only a Split with a Regex pattern is supported");
     pattern = sp.pattern.Regex;
+    compilePattern(pattern, "tokenizer.json: pre_tokenizer.pretokenizers[0].pattern.Regex");
   }
+
+  // ---- the vocabulary: own entries of the object as parsed ----
+  const vocab = new Map<string, number>();
   const tokens: Uint8Array[] = [];
-  for (const [spelling, id] of Object.entries(file.model.vocab)) {
+  const spellingOf: string[] = [];
+  const rawVocab = (obj as { model: { vocab: Record<string, unknown> } }).model.vocab;
+  for (const [spelling, value] of Object.entries(rawVocab)) {
+    const where = `model.vocab[${JSON.stringify(spelling)}]`;
+    if (typeof value !== "number" || !Number.isInteger(value) || value < 0) fail(`${where}: id ${JSON.stringify(value)} is not a non-negative integer`);
+    if (value >= MAX_VOCAB_SIZE) fail(`${where}: id ${value} is above ${MAX_VOCAB_SIZE - 1}, the largest id this package supports`);
+    if (spelling.length === 0) fail(`${where}: a token cannot be empty`);
     const bytes = byteLevelToBytes(spelling);
     if (!bytes) fail(`model.vocab entry ${JSON.stringify(spelling)} is not a byte-level token`);
-    if (tokens[id]) fail(`model.vocab has two tokens with id ${id}`);
-    tokens[id] = bytes;
+    if (tokens[value]) fail(`model.vocab has two tokens with id ${value}: ${JSON.stringify(spellingOf[value])} and ${JSON.stringify(spelling)}`);
+    tokens[value] = bytes;
+    spellingOf[value] = spelling;
+    vocab.set(spelling, value);
   }
+
+  // ---- merges: both parts and the merged token must be in the vocabulary ----
   const merges: [number, number][] = file.model.merges.map((m, i) => {
     let pair: [string, string];
     if (typeof m === "string") {
@@ -218,21 +257,45 @@ export function parseHuggingFaceJSON(json: string | object): TokenizerSpec {
     } else {
       pair = m;
     }
-    const a = file.model.vocab[pair[0]];
-    const b = file.model.vocab[pair[1]];
+    const a = vocab.get(pair[0]);
+    const b = vocab.get(pair[1]);
     if (a === undefined || b === undefined) {
       fail(`model.merges[${i}] ${JSON.stringify(pair)} names a token that is not in model.vocab`);
     }
+    if (!vocab.has(pair[0] + pair[1])) {
+      fail(`model.merges[${i}] ${JSON.stringify(pair)} makes ${JSON.stringify(pair[0] + pair[1])}, which is not in model.vocab`);
+    }
     return [a, b];
   });
-  const specialTokens: Record<string, number> = {};
-  for (const t of file.added_tokens ?? []) {
-    if (tokens[t.id]) {
-      const same = new TextDecoder("utf-8", { ignoreBOM: true }).decode(tokens[t.id]) === t.content;
-      if (same) continue; // an added token that is an ordinary token
-      fail(`added token ${JSON.stringify(t.content)} has id ${t.id}, which an ordinary token already has`);
+
+  // ---- added tokens, special or not, with their flags ----
+  const addedTokens: AddedTokenSpec[] = [];
+  const byContent = new Map<string, number>();
+  const byId = new Map<number, number>();
+  const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
+  (file.added_tokens ?? []).forEach((t, i) => {
+    const where = `added_tokens[${i}]`;
+    if (!t.content.isWellFormed()) fail(`${where}.content has a lone surrogate`);
+    const sameContent = byContent.get(t.content);
+    if (sameContent !== undefined) fail(`${where}: ${JSON.stringify(t.content)} is also added_tokens[${sameContent}]`);
+    const sameId = byId.get(t.id);
+    if (sameId !== undefined) fail(`${where}: id ${t.id} is also the id of added_tokens[${sameId}]`);
+    const ordinary = tokens[t.id];
+    if (ordinary && utf8.decode(ordinary) !== t.content) {
+      fail(`${where}: ${JSON.stringify(t.content)} has id ${t.id}, which the model.vocab token ${JSON.stringify(spellingOf[t.id])} already has`);
     }
-    specialTokens[t.content] = t.id;
-  }
-  return { tokens, merges, ignoreMerges: file.model.ignore_merges ?? false, pattern, specialTokens };
+    byContent.set(t.content, i);
+    byId.set(t.id, i);
+    const special = t.special ?? false;
+    addedTokens.push({
+      content: t.content,
+      id: t.id,
+      special,
+      lstrip: t.lstrip ?? false,
+      rstrip: t.rstrip ?? false,
+      singleWord: t.single_word ?? false,
+      normalized: t.normalized ?? !special,
+    });
+  });
+  return { tokens, merges, ignoreMerges: file.model.ignore_merges ?? false, pattern, specialTokens: {}, addedTokens };
 }

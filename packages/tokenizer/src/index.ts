@@ -1,10 +1,10 @@
-export { Tokenizer, type EncodeOptions } from "./tokenizer.js";
-export { trainBpe, type TrainBpeOptions, type TrainProgress } from "./train.js";
+export { Tokenizer, encodeOptionsSchema, type EncodeOptions } from "./tokenizer.js";
+export { trainBpe, trainBpeOptionsSchema, type TrainBpeOptions, type TrainProgress } from "./train.js";
 export { StreamDecoder } from "./stream-decoder.js";
 export { TokenizerError } from "./errors.js";
 export { SPECIAL_TOKENS, RESERVED_SPECIAL_TOKENS } from "./specials.js";
 export { BATGPT_PATTERN, CL100K_PATTERN, GPT2_PATTERN } from "./patterns.js";
-export type { TokenizerSpec } from "./spec.js";
+export { MAX_VOCAB_SIZE, type TokenizerSpec, type AddedToken, type AddedTokenSpec } from "./spec.js";
 export type { BpeModel } from "./bpe.js";
 export type { TiktokenRanks } from "./tiktoken.js";
 export type { HuggingFaceTokenizerJSON } from "./huggingface.js";

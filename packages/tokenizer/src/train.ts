@@ -17,17 +17,22 @@
 import { z } from "zod";
 import { assertWellFormed, utf8Encode } from "./bytes.js";
 import { TokenizerError } from "./errors.js";
-import { BATGPT_PATTERN, compilePattern } from "./patterns.js";
+import { BATGPT_PATTERN, compilePattern, forEachPiece } from "./patterns.js";
+import { MAX_VOCAB_SIZE } from "./spec.js";
 import { RESERVED_SPECIAL_TOKENS } from "./specials.js";
 import { Tokenizer } from "./tokenizer.js";
+import { parseOptions } from "./validate.js";
 
 /** Options of {@link trainBpe}. */
 export interface TrainBpeOptions {
-  /** Total vocabulary size: 256 byte tokens + merges + special tokens. */
+  /** Total vocabulary size: 256 byte tokens + merges + special tokens; at most {@link MAX_VOCAB_SIZE}. */
   vocabSize: number;
   /** Special tokens appended after the merged tokens. Default {@link RESERVED_SPECIAL_TOKENS}. */
   specialTokens?: readonly string[];
-  /** Pre-tokenization regex source (compiled with the `gu` flags); default {@link BATGPT_PATTERN}. */
+  /**
+   * Pre-tokenization regex source (compiled with the `gu` flags); default {@link BATGPT_PATTERN}.
+   * It may match the empty string; text it does not match becomes pieces of its own.
+   */
   pattern?: string;
   /**
    * A pair must occur at least this many times to be merged (default 2); training stops
@@ -55,15 +60,20 @@ export interface TrainProgress {
 }
 
 /** Largest vocabulary: ids must fit in 24 bits (heap tie-break keys are `a * 2^24 + b`). */
-const MAX_VOCAB = 2 ** 24;
+const MAX_VOCAB = MAX_VOCAB_SIZE;
 /** Report progress at most this often (ms). */
 const PROGRESS_MS = 100;
 /** Pieces at least this long (UTF-16 units) are copied before they become map keys, so they do not pin their text. */
 const SLICE_MIN = 13;
 /** Number of piece maps (a V8 Map holds at most 2^24 entries). */
 const SHARDS = 16;
+/** Unique pieces per map before training stops with a clear error (V8's Map limit is 2^24). */
+const SHARD_LIMIT = 2 ** 24 - 1;
+/** Unique pieces' UTF-8 bytes, in all: offsets are 32-bit. */
+const MAX_UNIQUE_BYTES = 2 ** 31 - 1;
 
-const optionsSchema = z.object({
+/** {@link TrainBpeOptions} as a zod schema: unknown keys are refused. */
+export const trainBpeOptionsSchema = z.strictObject({
   vocabSize: z.number().int().positive().max(MAX_VOCAB),
   specialTokens: z.array(z.string().min(1, "a special token cannot be the empty string")).optional(),
   pattern: z.string().optional(),
@@ -90,8 +100,11 @@ function fail(msg: string): never {
  * await tok.save("tokenizer.json");
  * ```
  *
- * @throws {@link TokenizerError} for a bad option (the message names it), a text that is
- *   not a string, or a text with a lone surrogate.
+ * @throws {@link TokenizerError} for a bad or unknown option (the message names it; a
+ *   `pattern` that is not a valid regex or repeats a repeating group is refused), a text that
+ *   is not a string, a text with a lone surrogate, a regex match longer than JavaScript's regex
+ *   engine allows (a few million characters), or a corpus past the trainer's limits (2 GiB of
+ *   unique pieces' bytes; about 16 × 2^24 unique pieces).
  */
 export async function trainBpe(
   texts: Iterable<string> | AsyncIterable<string>,
@@ -99,12 +112,7 @@ export async function trainBpe(
 ): Promise<Tokenizer> {
   const t0 = performance.now();
   if (typeof options !== "object" || options === null) fail("options must be an object with at least vocabSize");
-  const parsed = optionsSchema.safeParse(options);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const path = issue.path.map((p, i) => (typeof p === "number" ? `[${p}]` : i > 0 ? `.${String(p)}` : String(p))).join("");
-    fail(`invalid option ${path || "(options)"}: ${issue.message}`);
-  }
+  parseOptions(trainBpeOptionsSchema, options, "trainBpe");
   const vocabSize = options.vocabSize;
   const specials = [...(options.specialTokens ?? RESERVED_SPECIAL_TOKENS)];
   const pattern = options.pattern ?? BATGPT_PATTERN;
@@ -122,12 +130,7 @@ export async function trainBpe(
         `(256 byte tokens + ${specials.length} special tokens)`,
     );
   }
-  let regex: RegExp;
-  try {
-    regex = compilePattern(pattern);
-  } catch (err) {
-    fail(`invalid option pattern: ${(err as Error).message}`);
-  }
+  const regex = compilePattern(pattern, "trainBpe: invalid option pattern");
   if (texts == null || typeof texts === "string" || typeof texts !== "object") {
     fail("texts must be an iterable or async iterable of strings (not a single string)");
   }
@@ -223,41 +226,32 @@ class PieceCounter {
   private count = new Float64Array(1 << 12);
   private readonly decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
+  private readonly onPiece = (piece: string): void => this.add(piece);
+
   /** Cut `text` as `Tokenizer.encodeOrdinary` does and count its pieces. */
   addText(text: string, re: RegExp): void {
-    re.lastIndex = 0;
-    let last = 0;
-    let m: RegExpExecArray | null;
-    while ((m = re.exec(text)) !== null) {
-      const piece = m[0];
-      if (piece.length === 0) {
-        re.lastIndex++;
-        continue;
-      }
-      if (m.index > last) this.add(text.slice(last, m.index));
-      this.add(piece);
-      last = m.index + piece.length;
-    }
-    if (last < text.length) this.add(text.slice(last));
+    forEachPiece(re, text, this.onPiece);
   }
 
   private add(piece: string): void {
     const n = piece.length;
-    const map = this.maps[(piece.charCodeAt(0) + n) & (SHARDS - 1)]!;
+    const map = this.maps[(piece.charCodeAt(0) + piece.charCodeAt(n - 1) * 7 + n) & (SHARDS - 1)]!;
     const w = map.get(piece);
     if (w !== undefined) {
       this.count[w]! += 1;
       this.bytes += this.len[w]!;
       return;
     }
+    if (map.size >= SHARD_LIMIT) fail(`the corpus has more unique pieces than this trainer can count (about ${SHARDS} × 2^24)`);
     if (this.used + n * 3 > this.buf.length) {
-      const b = new Uint8Array(Math.max(this.buf.length * 2, this.used + n * 3));
+      const need = this.used + n * 3;
+      if (need > MAX_UNIQUE_BYTES) fail("the corpus has more than about 2 GiB of unique pieces (UTF-8 bytes of its distinct pre-tokenized pieces)");
+      const b = new Uint8Array(Math.min(Math.max(this.buf.length * 2, need), MAX_UNIQUE_BYTES));
       b.set(this.buf.subarray(0, this.used));
       this.buf = b;
     }
     const at = this.used;
     const bytes = utf8Encode(piece, at === 0 ? this.buf : this.buf.subarray(at));
-    if (at + bytes > 0x7fffffff) fail("the corpus has more than 2 GiB of unique pieces");
     this.used += bytes;
     const id = this.nWords++;
     if (id === this.start.length) {

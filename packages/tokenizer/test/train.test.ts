@@ -11,22 +11,20 @@ import { trainBpe, type TrainBpeOptions, type TrainProgress } from "../src/train
 // The naive reference: recount every pair over every word after every merge.
 // ---------------------------------------------------------------------------------------
 
-/** Cut a text into pieces exactly as `Tokenizer.encodeOrdinary` does. */
+/**
+ * Cut a text into pieces as `Tokenizer.encodeOrdinary` does, written independently: the way
+ * Hugging Face's JavaScript `Split` does it (`matchAll` steps over an empty match by one code
+ * point; matches and the text between them are pieces).
+ */
 function pieces(text: string, pattern: string): string[] {
-  const re = new RegExp(pattern, "gu");
   const out: string[] = [];
-  let last = 0;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(text)) !== null) {
-    if (m[0].length === 0) {
-      re.lastIndex++;
-      continue;
-    }
-    if (m.index > last) out.push(text.slice(last, m.index));
-    out.push(m[0]);
-    last = m.index + m[0].length;
+  let prev = 0;
+  for (const m of text.matchAll(new RegExp(pattern, "gu"))) {
+    if (m.index > prev) out.push(text.slice(prev, m.index));
+    if (m[0].length > 0) out.push(m[0]);
+    prev = m.index + m[0].length;
   }
-  if (last < text.length) out.push(text.slice(last));
+  if (prev < text.length) out.push(text.slice(prev));
   return out;
 }
 
