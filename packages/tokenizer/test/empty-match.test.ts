@@ -11,6 +11,7 @@ import { Tokenizer, trainBpe } from "../src/index.js";
 import { forEachPiece, compilePattern } from "../src/patterns.js";
 import { finishes } from "./guard.js";
 import { proseEn } from "./corpus.js";
+import { referencePieces } from "./split-reference.js";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- editing loosely typed JSON
 type Json = Record<string, any>;
@@ -64,17 +65,7 @@ describe("patterns that can match the empty string", () => {
   });
 
   it("cuts text as Hugging Face's JavaScript Split does (matchAll), for any pattern and text (property)", () => {
-    const reference = (pattern: string, text: string): string[] => {
-      const out: string[] = [];
-      let prev = 0;
-      for (const m of text.matchAll(new RegExp(pattern, "gu"))) {
-        if (m.index > prev) out.push(text.slice(prev, m.index));
-        if (m[0].length > 0) out.push(m[0]);
-        prev = m.index + m[0].length;
-      }
-      if (prev < text.length) out.push(text.slice(prev));
-      return out;
-    };
+    const reference = (pattern: string, text: string): string[] => referencePieces(text, pattern);
     const patterns = ["a*", "\\p{L}*", "\\b", "(?:)", "x?", "(?=a)", "\\s+|a*", "(?<=😀)", "\\p{L}+|\\s+(?!\\S)|\\s+"];
     fc.assert(
       fc.property(

@@ -6,27 +6,11 @@ import { BATGPT_PATTERN, CL100K_PATTERN, GPT2_PATTERN } from "../src/patterns.js
 import { RESERVED_SPECIAL_TOKENS } from "../src/specials.js";
 import { Tokenizer } from "../src/tokenizer.js";
 import { trainBpe, type TrainBpeOptions, type TrainProgress } from "../src/train.js";
+import { referencePieces } from "./split-reference.js";
 
 // ---------------------------------------------------------------------------------------
 // The naive reference: recount every pair over every word after every merge.
 // ---------------------------------------------------------------------------------------
-
-/**
- * Cut a text into pieces as `Tokenizer.encodeOrdinary` does, written independently: the way
- * Hugging Face's JavaScript `Split` does it (`matchAll` steps over an empty match by one code
- * point; matches and the text between them are pieces).
- */
-function pieces(text: string, pattern: string): string[] {
-  const out: string[] = [];
-  let prev = 0;
-  for (const m of text.matchAll(new RegExp(pattern, "gu"))) {
-    if (m.index > prev) out.push(text.slice(prev, m.index));
-    if (m[0].length > 0) out.push(m[0]);
-    prev = m.index + m[0].length;
-  }
-  if (prev < text.length) out.push(text.slice(prev));
-  return out;
-}
 
 interface RefResult {
   merges: [number, number][];
@@ -38,7 +22,7 @@ interface RefResult {
 
 function referenceTrain(texts: readonly string[], vocabSize: number, nSpecials: number, pattern: string, minFrequency: number): RefResult {
   const wordCounts = new Map<string, number>();
-  for (const t of texts) for (const p of pieces(t, pattern)) wordCounts.set(p, (wordCounts.get(p) ?? 0) + 1);
+  for (const t of texts) for (const p of referencePieces(t, pattern)) wordCounts.set(p, (wordCounts.get(p) ?? 0) + 1);
   const words = [...wordCounts].map(([s, c]) => ({ ids: [...new TextEncoder().encode(s)], c }));
   const tokens: number[][] = Array.from({ length: 256 }, (_, b) => [b]);
   const merges: [number, number][] = [];
