@@ -3,13 +3,16 @@ import { fileURLToPath } from "node:url";
 import { defineConfig, type ViteUserConfig } from "vitest/config";
 
 /**
- * @param name the package name: aliased to its `src/index.ts`, so a README example that imports
- *   the package by name tests the source
+ * @param name the package name: aliased to its `src/index.ts` (and `name/sub` to
+ *   `src/sub/index.ts`), so a README example that imports the package by name tests the source
  * @param configUrl the package's `vitest.config.ts` URL (`import.meta.url`)
  */
 export function packageVitestConfig(name: string, configUrl: string): ViteUserConfig {
   return defineConfig({
-    resolve: { alias: { [name]: fileURLToPath(new URL("./src/index.ts", configUrl)) } },
+    // `name` → src/index.ts and a subpath export `name/sub` → src/sub/index.ts
+    resolve: {
+      alias: [{ find: new RegExp(`^${name.replace(/[/.]/g, "\\$&")}(/[a-z-]+)?$`), replacement: `${fileURLToPath(new URL("./src", configUrl))}$1/index.ts` }],
+    },
     test: {
       include: ["test/**/*.test.ts"],
       testTimeout: 120_000,

@@ -18,8 +18,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { Tokenizer } from "@batgpt/tokenizer";
 import { z } from "zod";
 import { modelDims, resolveConfig, type BatGPTConfig, type BatGPTConfigInput, type ModelDims } from "./config.js";
-import { applyRotary, causalAttention, crossEntropy, embedding, linear, rmsNorm, rotaryTables, swiglu } from "./ops/index.js";
-import { TokenDataError } from "./data.js";
+import { applyRotary, causalAttention, crossEntropy, embedding, linear, rmsNorm, rotaryTables, swiglu, tokenLogProbs as opsTokenLogProbs } from "./ops/index.js";
+import { TokenDataError, type TokenBatch } from "./data.js";
 import { ConfigError, parseOptions } from "./options.js";
 import { initParameters, layerParam } from "./params.js";
 import { Rng } from "./rng.js";
@@ -213,6 +213,32 @@ export class BatGPTModel {
     const logits = this.head(this.hidden(input, batch, seqLen).hidden);
     const w = weights ?? new Float32Array(batch * seqLen).fill(1);
     return crossEntropy(logits, tf.tensor1d(targets, "int32"), tf.tensor1d(w, "float32"));
+  }
+
+  /**
+   * Per-token log-probabilities with gradient: `[B, T]` where entry `[b, j]` is
+   * `log p(ids[b, j] | the tokens read before it)` reading in `direction` — after the direction
+   * token and `ids[b, 0..j−1]` forward, after the direction token and `ids[b, j+1..T−1]`
+   * backward. Entries are aligned with `batch.ids` in both directions, so one mask serves both.
+   * Units: nats. Used for PPO's probability ratio, judge scoring and SFT metrics. The caller
+   * owns the returned tensor (inside `tf.variableGrads` or `tf.tidy`, tfjs manages it).
+   *
+   * @throws TokenDataError for ids outside the vocabulary or a batch whose sizes do not match.
+   */
+  tokenLogProbs(batch: TokenBatch, direction: Direction): tf.Tensor2D {
+    const { ids, batch: B, seqLen: T } = batch;
+    if (!Number.isInteger(B) || !Number.isInteger(T) || B < 1 || T < 1 || ids.length !== B * T) {
+      throw new TokenDataError(`tokenLogProbs: ids has ${ids.length} entries, expected batch ${B} × seqLen ${T}`);
+    }
+    if (direction !== "forward" && direction !== "backward") throw new ConfigError(`tokenLogProbs: direction must be "forward" or "backward", got ${JSON.stringify(direction)}`);
+    this.checkIds(ids);
+    const { input, targets } = directionalInput(ids, B, T, direction, this.directionToken(direction));
+    return tf.tidy(() => {
+      const logits = this.head(this.hidden(input, B, T).hidden);
+      const lp = opsTokenLogProbs(logits, tf.tensor1d(targets, "int32")).reshape([B, T]) as tf.Tensor2D;
+      // backward, position t of the reading is token T−1−t of the sequence
+      return direction === "forward" ? lp : (tf.reverse(lp, 1) as tf.Tensor2D);
+    });
   }
 
   /** The training loss of a batch in both directions, weighted as the config says. */
