@@ -51,6 +51,35 @@ export const createModelOptionsSchema = z
 /** Options of {@link createModel} (see {@link createModelOptionsSchema}). */
 export type CreateModelOptions = z.input<typeof createModelOptionsSchema>;
 
+/** One layer's parameters by role (official names in params.ts; linear weights `[in, out]`). */
+interface LayerParams {
+  inputNorm: tf.Tensor1D;
+  query: tf.Tensor2D;
+  queryBias: tf.Tensor1D | undefined;
+  key: tf.Tensor2D;
+  keyBias: tf.Tensor1D | undefined;
+  value: tf.Tensor2D;
+  valueBias: tf.Tensor1D | undefined;
+  dense: tf.Tensor2D;
+  postNorm: tf.Tensor1D;
+  /** The two halves of the official fused `dense_h_to_4h`. */
+  gate: tf.Tensor2D;
+  up: tf.Tensor2D;
+  down: tf.Tensor2D;
+}
+
+/** Where a forward pass reads: its size, its first position, and the KV cache it extends. */
+interface Positions {
+  batch: number;
+  seqLen: number;
+  /** Position of the first input token (the cache length). */
+  start: number;
+  cache?: KVCache;
+  /** The cache being built (this pass's keys and values appended to `cache`'s). */
+  next?: KVCache;
+  keyMask?: tf.Tensor2D;
+}
+
 /** The three numbers of a bidirectional loss. */
 export interface BidirectionalLoss {
   /** The weighted sum that training minimises. */
@@ -94,6 +123,7 @@ export class BatGPTModel {
   readonly dims: ModelDims;
   private readonly cos: tf.Tensor2D;
   private readonly sin: tf.Tensor2D;
+  private readonly layerCache: LayerParams[] = [];
 
   constructor(config: BatGPTConfig, params: Map<string, tf.Variable>) {
     this.config = config;
@@ -121,6 +151,67 @@ export class BatGPTModel {
     return id;
   }
 
+  /** The parameters of layer `i` by role, looked up once (the tensors are the model's variables). */
+  private layer(i: number): LayerParams {
+    let l = this.layerCache[i];
+    if (!l) {
+      const w = <T extends tf.Tensor>(suffix: string) => this.p(layerParam(i, suffix)) as unknown as T;
+      const bias = (suffix: string) => (this.config.qkv_bias ? w<tf.Tensor1D>(suffix) : undefined);
+      l = {
+        inputNorm: w("input_layernorm.weight"),
+        query: w("self_attention.query_proj.weight"),
+        queryBias: bias("self_attention.query_proj.bias"),
+        key: w("self_attention.key_proj.weight"),
+        keyBias: bias("self_attention.key_proj.bias"),
+        value: w("self_attention.value_proj.weight"),
+        valueBias: bias("self_attention.value_proj.bias"),
+        dense: w("self_attention.dense.weight"),
+        postNorm: w("post_attention_layernorm.weight"),
+        gate: w("mlp.dense_h_to_4h.weight:gate"),
+        up: w("mlp.dense_h_to_4h.weight:up"),
+        down: w("mlp.dense_4h_to_h.weight"),
+      };
+      this.layerCache[i] = l;
+    }
+    return l;
+  }
+
+  /**
+   * Grouped-query causal self-attention of normalised states `h` `[B·S, hidden]` → `[B·S, hidden]`:
+   * Q/K/V projections (with bias), rotary embeddings from position `pos.start`, the causal softmax
+   * over the cached and new keys, the output projection `dense` (no bias). With `pos.cache`, this
+   * layer's keys and values `[B, start + S, KV, D]` are pushed onto `pos.next`.
+   */
+  private attention(h: tf.Tensor2D, l: LayerParams, pos: Positions, i: number): tf.Tensor2D {
+    const { n_head } = this.config;
+    const { headDim, kvHeads } = this.dims;
+    const { batch, seqLen, start } = pos;
+    const q = applyRotary(linear(h, l.query, l.queryBias).reshape([batch, seqLen, n_head, headDim]), this.cos, this.sin, start);
+    let k = applyRotary(linear(h, l.key, l.keyBias).reshape([batch, seqLen, kvHeads, headDim]), this.cos, this.sin, start);
+    let v = linear(h, l.value, l.valueBias).reshape([batch, seqLen, kvHeads, headDim]) as tf.Tensor4D;
+    if (pos.cache && pos.next) {
+      if (start > 0) {
+        k = tf.concat([pos.cache.k[i]!, k], 1);
+        v = tf.concat([pos.cache.v[i]!, v], 1);
+      }
+      pos.next.k.push(k);
+      pos.next.v.push(v);
+    }
+    return linear(causalAttention(q, k, v, pos.keyMask), l.dense);
+  }
+
+  /** The SwiGLU MLP: `down(silu(gate(h)) ⊙ up(h))`, `[N, hidden]` → `[N, hidden]`. */
+  private mlp(h: tf.Tensor2D, l: LayerParams): tf.Tensor2D {
+    return linear(swiglu(linear(h, l.gate), linear(h, l.up)), l.down);
+  }
+
+  /** One pre-norm transformer block: `x + attention(RMSNorm(x))`, then `+ mlp(RMSNorm(·))`. */
+  private block(x: tf.Tensor2D, l: LayerParams, pos: Positions, i: number): tf.Tensor2D {
+    const eps = this.config.layer_norm_epsilon;
+    x = tf.add(x, this.attention(rmsNorm(x, l.inputNorm, eps), l, pos, i));
+    return tf.add(x, this.mlp(rmsNorm(x, l.postNorm, eps), l));
+  }
+
   /**
    * The final hidden states `[B·S, hidden]` for input ids `[B, S]` (row-major), continuing
    * from `cache` when given (the new keys and values are appended to it; the caller owns the
@@ -128,42 +219,16 @@ export class BatGPTModel {
    */
   hidden(input: Int32Array, batch: number, seqLen: number, cache?: KVCache, keyMask?: tf.Tensor2D): { hidden: tf.Tensor2D; cache?: KVCache } {
     const c = this.config;
-    const { headDim, kvHeads } = this.dims;
     const start = cache?.length ?? 0;
     if (start + seqLen > c.max_seq_len) {
       throw new Error(`sequence of ${start + seqLen} positions is longer than max_seq_len ${c.max_seq_len}`);
     }
     this.checkIds(input);
-    const ids = tf.tensor1d(input, "int32");
-    let x = embedding(this.p("model.word_embeddings.weight") as tf.Tensor2D, ids);
-    const next: KVCache | undefined = cache ? { k: [], v: [], length: start + seqLen } : undefined;
-    for (let i = 0; i < c.n_layer; i++) {
-      const w = (s: string) => this.p(layerParam(i, s)) as tf.Tensor;
-      const b = (s: string) => (c.qkv_bias ? (w(s) as tf.Tensor1D) : undefined);
-      const h = rmsNorm(x, w("input_layernorm.weight") as tf.Tensor1D, c.layer_norm_epsilon);
-      const q = linear(h, w("self_attention.query_proj.weight") as tf.Tensor2D, b("self_attention.query_proj.bias"));
-      const k = linear(h, w("self_attention.key_proj.weight") as tf.Tensor2D, b("self_attention.key_proj.bias"));
-      const v = linear(h, w("self_attention.value_proj.weight") as tf.Tensor2D, b("self_attention.value_proj.bias"));
-      const q4 = applyRotary(q.reshape([batch, seqLen, c.n_head, headDim]), this.cos, this.sin, start);
-      let k4 = applyRotary(k.reshape([batch, seqLen, kvHeads, headDim]), this.cos, this.sin, start);
-      let v4 = v.reshape([batch, seqLen, kvHeads, headDim]) as tf.Tensor4D;
-      if (cache && next) {
-        if (start > 0) {
-          k4 = tf.concat([cache.k[i]!, k4], 1);
-          v4 = tf.concat([cache.v[i]!, v4], 1);
-        }
-        next.k.push(k4);
-        next.v.push(v4);
-      }
-      const a = causalAttention(q4, k4, v4, keyMask);
-      x = tf.add(x, linear(a, w("self_attention.dense.weight") as tf.Tensor2D));
-      const h2 = rmsNorm(x, w("post_attention_layernorm.weight") as tf.Tensor1D, c.layer_norm_epsilon);
-      const gate = linear(h2, w("mlp.dense_h_to_4h.weight:gate") as tf.Tensor2D);
-      const up = linear(h2, w("mlp.dense_h_to_4h.weight:up") as tf.Tensor2D);
-      x = tf.add(x, linear(swiglu(gate, up), w("mlp.dense_4h_to_h.weight") as tf.Tensor2D));
-    }
+    const pos: Positions = { batch, seqLen, start, ...(cache ? { cache, next: { k: [], v: [], length: start + seqLen } } : {}), ...(keyMask ? { keyMask } : {}) };
+    let x = embedding(this.p("model.word_embeddings.weight") as tf.Tensor2D, tf.tensor1d(input, "int32"));
+    for (let i = 0; i < c.n_layer; i++) x = this.block(x, this.layer(i), pos, i);
     const out = rmsNorm(x, this.p("model.encoder.ln_f.weight") as tf.Tensor1D, c.layer_norm_epsilon);
-    return next ? { hidden: out, cache: next } : { hidden: out };
+    return pos.next ? { hidden: out, cache: pos.next } : { hidden: out };
   }
 
   /** Throw a {@link TokenDataError} for an id outside the vocabulary. */
