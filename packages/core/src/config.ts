@@ -49,6 +49,14 @@ export const batgptConfigSchema = z
     l2r_token_id: z.number().int().nonnegative().optional(),
     /** Id of the `<|r2l|>` direction token (filled from the tokenizer by `createModel`). */
     r2l_token_id: z.number().int().nonnegative().optional(),
+    /**
+     * How the trunk is told the reading direction (see bidirectional.ts): `"token"`, a direction
+     * token at the start of each row (the official architecture, official-compatible checkpoints),
+     * or `"embedding"`, `<|bos|>` at the start and a learned direction vector added at every position.
+     */
+    direction_scheme: z.enum(["token", "embedding"]).default("token"),
+    /** Id of `<|bos|>`, the start token of the `"embedding"` scheme (filled from the tokenizer by `createModel`). */
+    bos_token_id: z.number().int().nonnegative().optional(),
     /** Weight of the forward (next-token) cross-entropy in the training loss. */
     loss_weight_forward: z.number().nonnegative().default(1),
     /** Weight of the backward (previous-token) cross-entropy in the training loss; 0 trains an ordinary causal LM. */
@@ -154,6 +162,8 @@ export function toConfigJson(c: BatGPTConfig): Record<string, unknown> {
     initializer_range: c.initializer_range,
     loss_weight_forward: c.loss_weight_forward,
     loss_weight_backward: c.loss_weight_backward,
+    ...(c.direction_scheme === "token" ? {} : { direction_scheme: c.direction_scheme }),
+    ...(c.bos_token_id === undefined ? {} : { bos_token_id: c.bos_token_id }),
     ...(c.l2r_token_id === undefined ? {} : { l2r_token_id: c.l2r_token_id }),
     ...(c.r2l_token_id === undefined ? {} : { r2l_token_id: c.r2l_token_id }),
   };
@@ -163,7 +173,7 @@ export function toConfigJson(c: BatGPTConfig): Record<string, unknown> {
 const FOREIGN_KEYS = new Set([
   "architectures", "model_type", "auto_map", "use_multi_query_attn", "use_native_attn_impl", "hidden_dropout",
   "prefix_size", "prefix_proj", "use_emb_factorization", "empty_init", "torch_dtype", "transformers_version",
-  "bos_token_id", "eos_token_id", "pad_token_id", "use_cache",
+  "eos_token_id", "pad_token_id", "use_cache",
 ]);
 
 /** Read a `config.json` object (ours or the official one) back into a config. */

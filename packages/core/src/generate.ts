@@ -190,7 +190,7 @@ export async function generate(
   const stop = new Set(opts.stopTokens ?? (tok.specialTokens.has("<|eos|>") ? [tok.specialTokenId("<|eos|>")] : []));
   for (const id of stop) if (id >= V) throw new ConfigError(`invalid generate options: stopTokens: id ${id} is outside the vocabulary (vocab_size ${V})`);
   const padId = tok.specialTokens.has("<|pad|>") ? tok.specialTokenId("<|pad|>") : 0;
-  const dirToken = model.directionToken(direction);
+  const dirToken = model.startToken(direction);
   signal?.throwIfAborted();
 
   // each row as the model reads it: direction token, then the prompt (reversed reading backward)
@@ -243,7 +243,11 @@ export async function generate(
       }
       const last = tf.tidy(() => {
         const mask = maskFor(len);
-        const { hidden, cache: next } = model.hidden(input, B, n, opts.useCache ? (cache ?? { k: [], v: [], length: 0 }) : undefined, mask);
+        const { hidden, cache: next } = model.hidden(input, B, n, {
+          direction,
+          ...(opts.useCache ? { cache: cache ?? { k: [], v: [], length: 0 } } : {}),
+          ...(mask ? { keyMask: mask } : {}),
+        });
         const lastRows = hidden.reshape([B, n, model.config.hidden_size]).slice([0, n - 1, 0], [B, 1, model.config.hidden_size]).reshape([B, model.config.hidden_size]) as tf.Tensor2D;
         return { logits: model.head(lastRows), k: next?.k ?? [], v: next?.v ?? [] };
       });

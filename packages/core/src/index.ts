@@ -6,8 +6,10 @@ export { selectBackend, currentBackend, selectBackendOptionsSchema } from "./bac
 export type { BackendName, BackendInfo, SelectBackendOptions } from "./backend.js";
 export { Rng } from "./rng.js";
 export type { RngState } from "./rng.js";
-export { BatGPTModel, createModel, createModelOptionsSchema, directionalInput } from "./model.js";
-export type { Direction, KVCache, CreateModelOptions, BidirectionalLoss } from "./model.js";
+export { BatGPTModel, createModel, createModelOptionsSchema } from "./model.js";
+export type { KVCache, CreateModelOptions, HiddenOptions } from "./model.js";
+export { bidirectionalLoss, directionalInput, directionScheme, DIRECTIONS, DIRECTION_SCHEMES, DIRECTION_EMBEDDINGS } from "./bidirectional.js";
+export type { Direction, DirectionScheme, BidirectionalLoss, DirectionWeights } from "./bidirectional.js";
 export { flopsPerToken, estimateMfu } from "./flops.js";
 export type { FlopsPerToken } from "./flops.js";
 export { generate, generateOptionsSchema, GenerationError } from "./generate.js";

@@ -7,10 +7,9 @@
  * `rotary_fraction` of each head as interleaved pairs, causal softmax, output projection
  * without bias. MLP: SwiGLU.
  *
- * Bidirectional autoregression (ours: the released code is left-to-right only): the same
- * weights read a sequence as it is, after the direction token `<|l2r|>`, to predict each next
- * token, and reversed, after `<|r2l|>`, to predict each previous token. The training loss is
- * `loss_weight_forward · CE_fwd + loss_weight_backward · CE_bwd`.
+ * Bidirectional autoregression (ours: the released code is left-to-right only) lives in
+ * bidirectional.ts: how a direction is marked, each direction's input and targets, and the
+ * weighted two-way loss. The trunk takes the direction from the start of every pass.
  *
  * Every heavy product is a plain 2-D matmul on `[tokens, features]` tensors (see ops/).
  */
@@ -19,13 +18,11 @@ import type { Tokenizer } from "@batgpt/tokenizer";
 import { z } from "zod";
 import { modelDims, resolveConfig, type BatGPTConfig, type BatGPTConfigInput, type ModelDims } from "./config.js";
 import { applyRotary, causalAttention, crossEntropy, embedding, linear, rmsNorm, rotaryTables, swiglu, tokenLogProbs as opsTokenLogProbs } from "./ops/index.js";
+import { bidirectionalLoss, directionalInput, directionScheme, type BidirectionalLoss, type Direction, type DirectionScheme } from "./bidirectional.js";
 import { TokenDataError, type TokenBatch } from "./data.js";
 import { ConfigError, parseOptions } from "./options.js";
 import { initParameters, layerParam } from "./params.js";
 import { Rng } from "./rng.js";
-
-/** Which way the model reads. */
-export type Direction = "forward" | "backward";
 
 /** Per-layer keys and values of the tokens read so far, for incremental decoding. */
 export interface KVCache {
@@ -43,13 +40,23 @@ export const createModelOptionsSchema = z
   .object({
     /** Seed of the weight initialisation (a safe integer; see {@link Rng} for what a seed covers). */
     seed: z.number().int().refine(Number.isSafeInteger, "must be a safe integer").default(0),
-    /** Fills `l2r_token_id` / `r2l_token_id` (and checks `vocab_size`) from the tokenizer. */
+    /** Fills `l2r_token_id` / `r2l_token_id` / `bos_token_id` (and checks `vocab_size`) from the tokenizer. */
     tokenizer: z.custom<Tokenizer>((t) => typeof t === "object" && t !== null && "vocabSize" in t && "specialTokenId" in t, "must be a Tokenizer").optional(),
   })
   .strict();
 
 /** Options of {@link createModel} (see {@link createModelOptionsSchema}). */
 export type CreateModelOptions = z.input<typeof createModelOptionsSchema>;
+
+/** Options of {@link BatGPTModel.hidden}. */
+export interface HiddenOptions {
+  /** The reading direction (default forward); the `"embedding"` scheme adds its vector. */
+  direction?: Direction;
+  /** Keys and values of the positions read so far. */
+  cache?: KVCache;
+  /** `[B, cache + S]`: 1 for real tokens, 0 for left padding. */
+  keyMask?: tf.Tensor2D;
+}
 
 /** One layer's parameters by role (official names in params.ts; linear weights `[in, out]`). */
 interface LayerParams {
@@ -80,41 +87,6 @@ interface Positions {
   keyMask?: tf.Tensor2D;
 }
 
-/** The three numbers of a bidirectional loss. */
-export interface BidirectionalLoss {
-  /** The weighted sum that training minimises. */
-  loss: tf.Scalar;
-  /** Mean cross-entropy reading forward (undefined when its weight is 0). */
-  forward?: tf.Scalar;
-  /** Mean cross-entropy reading backward (undefined when its weight is 0). */
-  backward?: tf.Scalar;
-}
-
-/**
- * The input the model reads for `ids` in `direction`: the direction token, then the sequence
- * (reversed when reading backward) without its last token; the targets are the sequence itself.
- * Position t of the input predicts target t.
- */
-export function directionalInput(
-  ids: Int32Array,
-  batch: number,
-  seqLen: number,
-  direction: Direction,
-  dirToken: number,
-): { input: Int32Array; targets: Int32Array } {
-  const input = new Int32Array(batch * seqLen);
-  const targets = new Int32Array(batch * seqLen);
-  for (let b = 0; b < batch; b++) {
-    const row = b * seqLen;
-    for (let t = 0; t < seqLen; t++) {
-      targets[row + t] = direction === "forward" ? ids[row + t]! : ids[row + seqLen - 1 - t]!;
-    }
-    input[row] = dirToken;
-    for (let t = 1; t < seqLen; t++) input[row + t] = targets[row + t - 1]!;
-  }
-  return { input, targets };
-}
-
 /** A BatGPT model: its config, its parameters (official names) and the forward pass. */
 export class BatGPTModel {
   readonly config: BatGPTConfig;
@@ -124,11 +96,14 @@ export class BatGPTModel {
   private readonly cos: tf.Tensor2D;
   private readonly sin: tf.Tensor2D;
   private readonly layerCache: LayerParams[] = [];
+  /** How this model marks the reading direction (the `direction_scheme` knob). */
+  readonly scheme: DirectionScheme;
 
   constructor(config: BatGPTConfig, params: Map<string, tf.Variable>) {
     this.config = config;
     this.params = params;
     this.dims = modelDims(config);
+    this.scheme = directionScheme(config);
     const { cos, sin } = rotaryTables(config.max_seq_len, this.dims.headDim, this.dims.rotDim, config.rope_base);
     this.cos = tf.keep(tf.tensor2d(cos, [config.max_seq_len, this.dims.headDim]));
     this.sin = tf.keep(tf.tensor2d(sin, [config.max_seq_len, this.dims.headDim]));
@@ -140,15 +115,14 @@ export class BatGPTModel {
     return v;
   }
 
-  /** The id of the direction token for `direction` (a clear error if the config lacks it). */
-  directionToken(direction: Direction): number {
-    const id = direction === "forward" ? this.config.l2r_token_id : this.config.r2l_token_id;
-    if (id === undefined) {
-      throw new Error(
-        `the config has no ${direction === "forward" ? "l2r" : "r2l"}_token_id: create the model with { tokenizer } or set it in the config`,
-      );
-    }
-    return id;
+  /**
+   * The first input id of every row read in `direction`: the direction token `<|l2r|>` /
+   * `<|r2l|>` under the default `"token"` scheme, `<|bos|>` under `"embedding"` (see bidirectional.ts).
+   *
+   * @throws Error naming the config field when the config lacks the id.
+   */
+  startToken(direction: Direction): number {
+    return this.scheme.startToken(this.config, direction);
   }
 
   /** The parameters of layer `i` by role, looked up once (the tensors are the model's variables). */
@@ -213,11 +187,14 @@ export class BatGPTModel {
   }
 
   /**
-   * The final hidden states `[B·S, hidden]` for input ids `[B, S]` (row-major), continuing
-   * from `cache` when given (the new keys and values are appended to it; the caller owns the
-   * returned cache tensors). `keyMask` `[B, cache + S]` marks padding (0) for left-padded batches.
+   * The final hidden states `[B·S, hidden]` for input ids `[B, S]` (row-major, starting with the
+   * scheme's {@link BatGPTModel.startToken}) read in `options.direction` (default forward),
+   * continuing from `options.cache` when given (the new keys and values are appended to it; the
+   * caller owns the returned cache tensors). `options.keyMask` `[B, cache + S]` marks padding (0)
+   * for left-padded batches.
    */
-  hidden(input: Int32Array, batch: number, seqLen: number, cache?: KVCache, keyMask?: tf.Tensor2D): { hidden: tf.Tensor2D; cache?: KVCache } {
+  hidden(input: Int32Array, batch: number, seqLen: number, options: HiddenOptions = {}): { hidden: tf.Tensor2D; cache?: KVCache } {
+    const { direction = "forward", cache, keyMask } = options;
     const c = this.config;
     const start = cache?.length ?? 0;
     if (start + seqLen > c.max_seq_len) {
@@ -225,7 +202,8 @@ export class BatGPTModel {
     }
     this.checkIds(input);
     const pos: Positions = { batch, seqLen, start, ...(cache ? { cache, next: { k: [], v: [], length: start + seqLen } } : {}), ...(keyMask ? { keyMask } : {}) };
-    let x = embedding(this.p("model.word_embeddings.weight") as tf.Tensor2D, tf.tensor1d(input, "int32"));
+    const tokens = embedding(this.p("model.word_embeddings.weight") as tf.Tensor2D, tf.tensor1d(input, "int32"));
+    let x = this.scheme.mark(tokens, direction, (name) => this.p(name));
     for (let i = 0; i < c.n_layer; i++) x = this.block(x, this.layer(i), pos, i);
     const out = rmsNorm(x, this.p("model.encoder.ln_f.weight") as tf.Tensor1D, c.layer_norm_epsilon);
     return pos.next ? { hidden: out, cache: pos.next } : { hidden: out };
@@ -263,8 +241,8 @@ export class BatGPTModel {
     if (ids.some((r) => r.length !== seqLen)) throw new Error("all sequences passed to logits must have the same length");
     const flat = Int32Array.from(ids.flat());
     this.checkIds(flat);
-    const { input } = directionalInput(flat, batch, seqLen, direction, this.directionToken(direction));
-    return tf.tidy(() => this.head(this.hidden(input, batch, seqLen).hidden).reshape([batch, seqLen, this.config.vocab_size]) as tf.Tensor3D);
+    const { input } = directionalInput(flat, batch, seqLen, direction, this.startToken(direction));
+    return tf.tidy(() => this.head(this.hidden(input, batch, seqLen, { direction }).hidden).reshape([batch, seqLen, this.config.vocab_size]) as tf.Tensor3D);
   }
 
   /**
@@ -274,8 +252,8 @@ export class BatGPTModel {
   directionLoss(ids: Int32Array, batch: number, seqLen: number, direction: Direction, weights?: Float32Array): tf.Scalar {
     if (ids.length !== batch * seqLen) throw new Error(`ids has ${ids.length} entries, expected batch ${batch} × seqLen ${seqLen}`);
     this.checkIds(ids);
-    const { input, targets } = directionalInput(ids, batch, seqLen, direction, this.directionToken(direction));
-    const logits = this.head(this.hidden(input, batch, seqLen).hidden);
+    const { input, targets } = directionalInput(ids, batch, seqLen, direction, this.startToken(direction));
+    const logits = this.head(this.hidden(input, batch, seqLen, { direction }).hidden);
     const w = weights ?? new Float32Array(batch * seqLen).fill(1);
     return crossEntropy(logits, tf.tensor1d(targets, "int32"), tf.tensor1d(w, "float32"));
   }
@@ -297,30 +275,22 @@ export class BatGPTModel {
     }
     if (direction !== "forward" && direction !== "backward") throw new ConfigError(`tokenLogProbs: direction must be "forward" or "backward", got ${JSON.stringify(direction)}`);
     this.checkIds(ids);
-    const { input, targets } = directionalInput(ids, B, T, direction, this.directionToken(direction));
+    const { input, targets } = directionalInput(ids, B, T, direction, this.startToken(direction));
     return tf.tidy(() => {
-      const logits = this.head(this.hidden(input, B, T).hidden);
+      const logits = this.head(this.hidden(input, B, T, { direction }).hidden);
       const lp = opsTokenLogProbs(logits, tf.tensor1d(targets, "int32")).reshape([B, T]) as tf.Tensor2D;
       // backward, position t of the reading is token T−1−t of the sequence
       return direction === "forward" ? lp : (tf.reverse(lp, 1) as tf.Tensor2D);
     });
   }
 
-  /** The training loss of a batch in both directions, weighted as the config says. */
+  /**
+   * The training loss of a batch in both directions, weighted by the config's
+   * `loss_weight_forward` / `loss_weight_backward` (see {@link bidirectionalLoss}).
+   */
   loss(ids: Int32Array, batch: number, seqLen: number): BidirectionalLoss {
     const c = this.config;
-    const out: Partial<BidirectionalLoss> = {};
-    let total: tf.Scalar | undefined;
-    if (c.loss_weight_forward > 0) {
-      out.forward = this.directionLoss(ids, batch, seqLen, "forward");
-      total = tf.mul(out.forward, c.loss_weight_forward) as tf.Scalar;
-    }
-    if (c.loss_weight_backward > 0) {
-      out.backward = this.directionLoss(ids, batch, seqLen, "backward");
-      const term = tf.mul(out.backward, c.loss_weight_backward) as tf.Scalar;
-      total = total ? (tf.add(total, term) as tf.Scalar) : term;
-    }
-    return { ...out, loss: total! };
+    return bidirectionalLoss((d) => this.directionLoss(ids, batch, seqLen, d), { forward: c.loss_weight_forward, backward: c.loss_weight_backward });
   }
 
   /**
@@ -365,6 +335,7 @@ export function createModel(config: BatGPTConfigInput | BatGPTConfig = {}, optio
     }
     input.l2r_token_id ??= tok.specialTokenId("<|l2r|>");
     input.r2l_token_id ??= tok.specialTokenId("<|r2l|>");
+    if (tok.specialTokens.has("<|bos|>")) input.bos_token_id ??= tok.specialTokenId("<|bos|>");
   }
   const c = resolveConfig(input);
   return new BatGPTModel(c, initParameters(c, new Rng(o.seed)));

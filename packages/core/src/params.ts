@@ -6,6 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { modelDims, type BatGPTConfig } from "./config.js";
+import { directionScheme } from "./bidirectional.js";
 import type { Rng } from "./rng.js";
 
 /** What kind of tensor a parameter is: decides its checkpoint layout, init and weight decay. */
@@ -38,7 +39,7 @@ export function parameterSpecs(c: BatGPTConfig): ParamSpec[] {
   const { kvDim } = modelDims(c);
   const H = c.hidden_size;
   const F = c.ffn_hidden_size;
-  const specs: ParamSpec[] = [{ name: "model.word_embeddings.weight", shape: [c.vocab_size, H], kind: "embedding" }];
+  const specs: ParamSpec[] = [{ name: "model.word_embeddings.weight", shape: [c.vocab_size, H], kind: "embedding" }, ...directionScheme(c).parameters(c)];
   for (let i = 0; i < c.n_layer; i++) {
     const p = (suffix: string, shape: number[], kind: ParamKind) => specs.push({ name: layerParam(i, suffix), shape, kind });
     p("input_layernorm.weight", [H], "norm");
