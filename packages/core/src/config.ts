@@ -7,6 +7,24 @@
 import { z } from "zod";
 import { ConfigError, parseOptions } from "./options.js";
 
+/**
+ * A head on the trunk: a linear map of the final hidden states `[N, hidden]` → `[N, outputs]`,
+ * stored as `<name>.weight` (`[outputs, hidden]` on disk, as a PyTorch `nn.Linear`) and, with
+ * `bias`, `<name>.bias`, the names Hugging Face uses (`score` for a reward model's scalar,
+ * `v_head` for PPO's value head).
+ */
+export const headSchema = z
+  .object({
+    /** Output features (1 for a scalar reward or value). */
+    outputs: z.number().int().positive().default(1),
+    /** Add a bias (Hugging Face's `score` has none; TRL's value head has one). */
+    bias: z.boolean().default(false),
+  })
+  .strict();
+
+/** A head's settings as a user passes them. */
+export type HeadConfigInput = z.input<typeof headSchema>;
+
 /** Zod schema of {@link BatGPTConfig}; `parse` fills defaults and names the bad field. */
 export const batgptConfigSchema = z
   .object({
@@ -57,6 +75,15 @@ export const batgptConfigSchema = z
     direction_scheme: z.enum(["token", "embedding"]).default("token"),
     /** Id of `<|bos|>`, the start token of the `"embedding"` scheme (filled from the tokenizer by `createModel`). */
     bos_token_id: z.number().int().nonnegative().optional(),
+    /**
+     * Named heads on the trunk (see {@link headSchema}), e.g. `{ score: { outputs: 1 } }` for a
+     * reward model. Their tensors are saved in `model.safetensors` under their own names; the
+     * official code loads such a checkpoint once those tensors are dropped.
+     */
+    heads: z
+      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "a head name is an identifier (letters, digits, _)"), headSchema)
+      .default({})
+      .refine((h) => !Object.keys(h).some((n) => ["model", "lm_head"].includes(n)), "a head cannot be named model or lm_head"),
     /** Weight of the forward (next-token) cross-entropy in the training loss. */
     loss_weight_forward: z.number().nonnegative().default(1),
     /** Weight of the backward (previous-token) cross-entropy in the training loss; 0 trains an ordinary causal LM. */
@@ -163,6 +190,7 @@ export function toConfigJson(c: BatGPTConfig): Record<string, unknown> {
     loss_weight_forward: c.loss_weight_forward,
     loss_weight_backward: c.loss_weight_backward,
     ...(c.direction_scheme === "token" ? {} : { direction_scheme: c.direction_scheme }),
+    ...(Object.keys(c.heads).length === 0 ? {} : { heads: c.heads }),
     ...(c.bos_token_id === undefined ? {} : { bos_token_id: c.bos_token_id }),
     ...(c.l2r_token_id === undefined ? {} : { l2r_token_id: c.l2r_token_id }),
     ...(c.r2l_token_id === undefined ? {} : { r2l_token_id: c.r2l_token_id }),

@@ -1,6 +1,6 @@
-export { batgptConfigSchema, resolveConfig, modelDims, toConfigJson, fromConfigJson, ConfigError } from "./config.js";
-export type { BatGPTConfig, BatGPTConfigInput, ModelDims } from "./config.js";
-export { parameterSpecs, countParameters, initParameters, emptyParameters, decays, layerParam } from "./params.js";
+export { batgptConfigSchema, headSchema, resolveConfig, modelDims, toConfigJson, fromConfigJson, ConfigError } from "./config.js";
+export type { BatGPTConfig, BatGPTConfigInput, HeadConfigInput, ModelDims } from "./config.js";
+export { parameterSpecs, headParameterSpecs, countParameters, initParameters, emptyParameters, decays, layerParam } from "./params.js";
 export type { ParamSpec, ParamKind } from "./params.js";
 export { selectBackend, currentBackend, selectBackendOptionsSchema } from "./backend.js";
 export type { BackendName, BackendInfo, SelectBackendOptions } from "./backend.js";

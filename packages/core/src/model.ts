@@ -16,12 +16,12 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { Tokenizer } from "@batgpt/tokenizer";
 import { z } from "zod";
-import { modelDims, resolveConfig, type BatGPTConfig, type BatGPTConfigInput, type ModelDims } from "./config.js";
+import { modelDims, resolveConfig, type BatGPTConfig, type BatGPTConfigInput, type HeadConfigInput, type ModelDims } from "./config.js";
 import { applyRotary, causalAttention, crossEntropy, embedding, linear, rmsNorm, rotaryTables, swiglu, tokenLogProbs as opsTokenLogProbs } from "./ops/index.js";
 import { bidirectionalLoss, directionalInput, directionScheme, type BidirectionalLoss, type Direction, type DirectionScheme } from "./bidirectional.js";
 import { TokenDataError, type TokenBatch } from "./data.js";
 import { ConfigError, parseOptions } from "./options.js";
-import { initParameters, layerParam } from "./params.js";
+import { headParameterSpecs, initParameters, layerParam } from "./params.js";
 import { Rng } from "./rng.js";
 
 /** Per-layer keys and values of the tokens read so far, for incremental decoding. */
@@ -87,9 +87,21 @@ interface Positions {
   keyMask?: tf.Tensor2D;
 }
 
-/** A BatGPT model: its config, its parameters (official names) and the forward pass. */
+/**
+ * A BatGPT model: its config, its parameters (official names), the forward pass and any named
+ * heads on the trunk.
+ *
+ * Who owns a tensor (one rule for the whole class): a method that returns a tensor gives it to
+ * the caller, who disposes it (or lets an enclosing `tf.tidy` / `tf.variableGrads` do so); the
+ * model owns its parameters (`params`) and frees them in {@link BatGPTModel.dispose}; a tensor
+ * passed in stays the caller's.
+ */
 export class BatGPTModel {
-  readonly config: BatGPTConfig;
+  /** The configuration (replaced, never mutated, when a head is added). */
+  get config(): BatGPTConfig {
+    return this.cfg;
+  }
+  private cfg: BatGPTConfig;
   /** Parameters by official state-dict name (linear weights `[in, out]`; see params.ts). */
   readonly params: Map<string, tf.Variable>;
   readonly dims: ModelDims;
@@ -100,7 +112,7 @@ export class BatGPTModel {
   readonly scheme: DirectionScheme;
 
   constructor(config: BatGPTConfig, params: Map<string, tf.Variable>) {
-    this.config = config;
+    this.cfg = config;
     this.params = params;
     this.dims = modelDims(config);
     this.scheme = directionScheme(config);
@@ -259,6 +271,44 @@ export class BatGPTModel {
   }
 
   /**
+   * Add a head named `name` to the trunk (see `headSchema` in config.ts): a linear map of the
+   * final hidden states to `head.outputs` features, initialised from `options.seed` (normal with
+   * `initializer_range`, bias 0). Its parameters `<name>.weight` (and `<name>.bias`) join
+   * `params`, so they train, clone, freeze, save and load with the trunk.
+   *
+   * @throws ConfigError for a bad name or settings, or a head that exists already.
+   */
+  addHead(name: string, head: HeadConfigInput = {}, options: { seed?: number } = {}): void {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new ConfigError(`a head name is an identifier (letters, digits, _), got ${JSON.stringify(name)}`);
+    if (name in this.cfg.heads) throw new ConfigError(`the model already has a head named ${JSON.stringify(name)}`);
+    const config = resolveConfig({ ...this.cfg, heads: { ...this.cfg.heads, [name]: head } });
+    const rng = new Rng(options.seed ?? 0);
+    for (const spec of headParameterSpecs(name, config.heads[name]!, config.hidden_size)) {
+      const values = spec.kind === "bias" ? new Float32Array(spec.shape[0]!) : rng.normals(spec.shape[0]! * spec.shape[1]!, config.initializer_range);
+      this.params.set(spec.name, tf.tidy(() => tf.variable(tf.tensor(values, spec.shape, "float32"), true)));
+    }
+    this.cfg = config;
+  }
+
+  /** The parameter names of head `name` (e.g. to freeze the trunk: `setTrainable(false, (n) => !names.includes(n))`). */
+  headParameterNames(name: string): string[] {
+    const head = this.cfg.heads[name];
+    if (!head) throw new ConfigError(`the model has no head named ${JSON.stringify(name)} (it has ${Object.keys(this.cfg.heads).join(", ") || "none"})`);
+    return headParameterSpecs(name, head, this.cfg.hidden_size).map((s) => s.name);
+  }
+
+  /**
+   * Head `name` applied to final hidden states `[N, hidden]` (from {@link BatGPTModel.hidden}) →
+   * `[N, outputs]`, on the fast 2-D matmul path.
+   *
+   * @throws ConfigError when the model has no such head.
+   */
+  headOutput(name: string, hidden: tf.Tensor2D): tf.Tensor2D {
+    const [w, b] = this.headParameterNames(name).map((n) => this.p(n));
+    return linear(hidden, w as tf.Tensor2D, b as tf.Tensor1D | undefined);
+  }
+
+  /**
    * Per-token log-probabilities with gradient: `[B, T]` where entry `[b, j]` is
    * `log p(ids[b, j] | the tokens read before it)` reading in `direction` — after the direction
    * token and `ids[b, 0..j−1]` forward, after the direction token and `ids[b, j+1..T−1]`
@@ -300,7 +350,7 @@ export class BatGPTModel {
   clone(): BatGPTModel {
     const params = new Map<string, tf.Variable>();
     for (const [name, v] of this.params) params.set(name, tf.variable(v, v.trainable));
-    return new BatGPTModel(this.config, params);
+    return new BatGPTModel(this.cfg, params);
   }
 
   /**

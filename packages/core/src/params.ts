@@ -58,6 +58,14 @@ export function parameterSpecs(c: BatGPTConfig): ParamSpec[] {
   }
   specs.push({ name: "model.encoder.ln_f.weight", shape: [H], kind: "norm" });
   if (!c.tie_word_embeddings) specs.push({ name: "lm_head.weight", shape: [H, c.vocab_size], kind: "linear" });
+  for (const [name, head] of Object.entries(c.heads)) specs.push(...headParameterSpecs(name, head, H));
+  return specs;
+}
+
+/** The parameters of head `name` (weights `[hidden, outputs]` in memory, like every linear). */
+export function headParameterSpecs(name: string, head: { outputs: number; bias: boolean }, hidden: number): ParamSpec[] {
+  const specs: ParamSpec[] = [{ name: `${name}.weight`, shape: [hidden, head.outputs], kind: "linear" }];
+  if (head.bias) specs.push({ name: `${name}.bias`, shape: [head.outputs], kind: "bias" });
   return specs;
 }
 
