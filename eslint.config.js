@@ -6,18 +6,21 @@ import tseslint from "typescript-eslint";
 /**
  * The dependency direction of DESIGN.md, enforced on every import between workspace projects:
  * tokenizer ← core ← sft, reward, growth, eval ← ppo ← cli; annotate uses only the tokenizer;
- * datasets stands alone; examples and bench (type:app) may use any library.
+ * datasets stands alone; every library may use utils (the shared helpers: atomic writes, options
+ * errors, progress), which depends on no workspace project; examples and bench (type:app) may use
+ * any library.
  */
 const depConstraints = [
-  { sourceTag: "scope:tokenizer", onlyDependOnLibsWithTags: [] },
-  { sourceTag: "scope:datasets", onlyDependOnLibsWithTags: [] },
-  { sourceTag: "scope:core", onlyDependOnLibsWithTags: ["scope:tokenizer"] },
-  { sourceTag: "scope:sft", onlyDependOnLibsWithTags: ["scope:tokenizer", "scope:core"] },
-  { sourceTag: "scope:reward", onlyDependOnLibsWithTags: ["scope:tokenizer", "scope:core"] },
-  { sourceTag: "scope:growth", onlyDependOnLibsWithTags: ["scope:tokenizer", "scope:core"] },
-  { sourceTag: "scope:eval", onlyDependOnLibsWithTags: ["scope:tokenizer", "scope:core"] },
-  { sourceTag: "scope:ppo", onlyDependOnLibsWithTags: ["scope:tokenizer", "scope:core", "scope:sft", "scope:reward"] },
-  { sourceTag: "scope:annotate", onlyDependOnLibsWithTags: ["scope:tokenizer"] },
+  { sourceTag: "scope:utils", onlyDependOnLibsWithTags: [] },
+  { sourceTag: "scope:tokenizer", onlyDependOnLibsWithTags: ["scope:utils"] },
+  { sourceTag: "scope:datasets", onlyDependOnLibsWithTags: ["scope:utils"] },
+  { sourceTag: "scope:core", onlyDependOnLibsWithTags: ["scope:utils", "scope:tokenizer"] },
+  { sourceTag: "scope:sft", onlyDependOnLibsWithTags: ["scope:utils", "scope:tokenizer", "scope:core"] },
+  { sourceTag: "scope:reward", onlyDependOnLibsWithTags: ["scope:utils", "scope:tokenizer", "scope:core"] },
+  { sourceTag: "scope:growth", onlyDependOnLibsWithTags: ["scope:utils", "scope:tokenizer", "scope:core"] },
+  { sourceTag: "scope:eval", onlyDependOnLibsWithTags: ["scope:utils", "scope:tokenizer", "scope:core"] },
+  { sourceTag: "scope:ppo", onlyDependOnLibsWithTags: ["scope:utils", "scope:tokenizer", "scope:core", "scope:sft", "scope:reward"] },
+  { sourceTag: "scope:annotate", onlyDependOnLibsWithTags: ["scope:utils", "scope:tokenizer"] },
   { sourceTag: "scope:cli", onlyDependOnLibsWithTags: ["type:lib"] },
   { sourceTag: "type:app", onlyDependOnLibsWithTags: ["type:lib"] },
 ];

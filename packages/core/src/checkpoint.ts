@@ -15,15 +15,15 @@
  * `…dense_h_to_4h.weight` `[2F, H]`, gate rows first. Embeddings, norms and biases are stored as
  * they are. With `tie_word_embeddings` there is no `lm_head.weight`.
  *
- * Atomicity: {@link saveCheckpoint} writes every file into `<dir>.tmp-<pid>-<time>-<n>` next to
- * the target (each file flushed to disk), then renames the old `<dir>` aside to
- * `<dir>.old-<pid>-<time>-<n>`, renames the temp directory to `<dir>`, and removes the old one
- * (renaming it to `<dir>.del-…` first, so that an `.old-` directory is always complete). A crash
- * while writing leaves `<dir>` untouched (and an incomplete `.tmp-` directory); a crash between
- * the two renames leaves no `<dir>`, the complete previous checkpoint at `<dir>.old-…` (and the
- * complete new one at `<dir>.tmp-…`); a crash after the second rename leaves the complete new
- * checkpoint at `<dir>` (and a stale `.old-` or `.del-` directory). At no point is `<dir>` a mix
- * of old and new files.
+ * Atomicity (`writeDirAtomic` and `resolveAtomicDir` of `@batgpt/utils`): {@link saveCheckpoint}
+ * writes every file into `<dir>.tmp-<pid>-<time>-<n>` next to the target (each file flushed to
+ * disk), then renames the old `<dir>` aside to `<dir>.old-<pid>-<time>-<n>`, renames the temp
+ * directory to `<dir>`, and removes the old one (renaming it to `<dir>.del-…` first, so that an
+ * `.old-` directory is always complete). A crash while writing leaves `<dir>` untouched (and an
+ * incomplete `.tmp-` directory); a crash between the two renames leaves no `<dir>`, the complete
+ * previous checkpoint at `<dir>.old-…` (and the complete new one at `<dir>.tmp-…`); a crash after
+ * the second rename leaves the complete new checkpoint at `<dir>` (and a stale `.old-` or `.del-`
+ * directory). At no point is `<dir>` a mix of old and new files.
  *
  * Every reader goes through {@link resolveCheckpointDir}: `<dir>` when it exists, else the newest
  * complete `<dir>.old-…` (by the time and counter in its name). {@link readCheckpoint},
@@ -31,10 +31,11 @@
  * removes what a crash left behind: every `.old-` and `.del-` sibling, and `.tmp-` siblings of
  * processes that are no longer running.
  */
-import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
-import { basename, dirname, join, resolve } from "node:path";
+import { readFile, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { Tokenizer } from "@batgpt/tokenizer";
+import { pathExists, resolveAtomicDir, writeDirAtomic } from "@batgpt/utils";
 import { z } from "zod";
 import { fromConfigJson, toConfigJson, type BatGPTConfig } from "./config.js";
 import { parseOptions } from "./options.js";
@@ -395,77 +396,10 @@ function checkNames(expected: readonly string[], actual: readonly string[], wher
 /** Whether `path` exists; a failure other than "no such file" is thrown, not taken for "no". */
 async function exists(path: string): Promise<boolean> {
   try {
-    await stat(path);
-    return true;
+    return await pathExists(path);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR") return false;
     throw new CheckpointError(`cannot stat ${path}: ${(err as Error).message}`, { cause: err });
   }
-}
-
-/** Flush a file or directory to disk (best effort for directories: not every platform can). */
-async function fsync(path: string, isDir = false): Promise<void> {
-  let fh;
-  try {
-    fh = await open(path, "r");
-  } catch (err) {
-    if (isDir) return;
-    throw err;
-  }
-  try {
-    await fh.sync();
-  } catch (err) {
-    if (!isDir) throw err;
-  } finally {
-    await fh.close();
-  }
-}
-
-/** Write a small text file and flush it to disk. */
-async function writeTextFile(path: string, text: string): Promise<void> {
-  await writeFile(path, text);
-  await fsync(path);
-}
-
-/** The sibling kinds a save leaves next to `<dir>`. */
-type SiblingKind = "tmp" | "old" | "del";
-
-/** A `<dir>.<kind>-<pid>-<time>-<n>` sibling, parsed. */
-interface Sibling {
-  path: string;
-  kind: SiblingKind;
-  pid: number;
-  time: number;
-  seq: number;
-}
-
-/** `<pid>-<time>-<n>` (the counter may be absent: `<pid>-<time>`). */
-const STAMP = /^(\d+)-(\d+)(?:-(\d+))?$/;
-
-/**
- * The siblings of `target` named as {@link saveCheckpoint} names them, newest first (by the
- * time in the name, then the per-process counter, then the pid, all compared as numbers).
- * Names that do not match the pattern are not ours and are ignored.
- */
-async function siblings(target: string, kinds: readonly SiblingKind[]): Promise<Sibling[]> {
-  let names: string[];
-  try {
-    names = await readdir(dirname(target));
-  } catch {
-    return [];
-  }
-  const base = basename(target);
-  const out: Sibling[] = [];
-  for (const name of names) {
-    for (const kind of kinds) {
-      const prefix = `${base}.${kind}-`;
-      if (!name.startsWith(prefix)) continue;
-      const m = STAMP.exec(name.slice(prefix.length));
-      if (m) out.push({ path: join(dirname(target), name), kind, pid: Number(m[1]), time: Number(m[2]), seq: Number(m[3] ?? 0) });
-    }
-  }
-  return out.sort((a, b) => b.time - a.time || b.seq - a.seq || b.pid - a.pid);
 }
 
 /**
@@ -477,49 +411,16 @@ async function siblings(target: string, kinds: readonly SiblingKind[]): Promise<
  * function. It changes nothing on disk.
  *
  * @returns an absolute path, or `undefined` when there is no checkpoint at `dir`.
+ * @throws {CheckpointError} when a path cannot be checked (other than "does not exist").
  */
 export async function resolveCheckpointDir(dir: string): Promise<string | undefined> {
-  const target = resolve(dir);
-  if (await exists(target)) return target;
-  for (const old of await siblings(target, ["old"])) {
-    if ((await exists(join(old.path, CHECKPOINT_FILES.config))) && (await exists(join(old.path, CHECKPOINT_FILES.model)))) return old.path;
-  }
-  return undefined;
-}
-
-function isRunning(pid: number): boolean {
+  const complete = async (old: string): Promise<boolean> =>
+    (await exists(join(old, CHECKPOINT_FILES.config))) && (await exists(join(old, CHECKPOINT_FILES.model)));
   try {
-    process.kill(pid, 0);
-    return true;
+    return await resolveAtomicDir(dir, complete);
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-let saveSeq = 0;
-/** Temp directories of saves in progress in this process. */
-const inflight = new Set<string>();
-
-/** Remove a directory: renamed to `<target>.del-<stamp>` first, so no `.old-` is ever half-deleted. */
-async function discard(path: string, target: string, stamp: string): Promise<void> {
-  const del = `${target}.del-${stamp}`;
-  await rename(path, del);
-  await rm(del, { recursive: true, force: true });
-}
-
-/**
- * After a successful save: remove every `.old-` and `.del-` sibling (all superseded by the
- * complete `<dir>`) and the `.tmp-` siblings of processes no longer running. Best effort.
- */
-async function removeStale(target: string): Promise<void> {
-  for (const s of await siblings(target, ["old", "del", "tmp"])) {
-    try {
-      if (s.kind === "old") await discard(s.path, target, `${s.pid}-${s.time}-${s.seq}`);
-      else if (s.kind === "del") await rm(s.path, { recursive: true, force: true });
-      else if (s.pid === process.pid ? !inflight.has(s.path) : !isRunning(s.pid)) await rm(s.path, { recursive: true, force: true });
-    } catch {
-      // another process may be cleaning up too; the next save tries again
-    }
+    if (err instanceof CheckpointError) throw err;
+    throw new CheckpointError(`cannot stat ${resolve(dir)}: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -539,90 +440,39 @@ async function removeStale(target: string): Promise<void> {
  *   saved, or a state that is not JSON (I/O errors pass through).
  */
 export async function saveCheckpoint(dir: string, parts: CheckpointParts): Promise<void> {
-  const target = resolve(dir);
-  const previous = savesInFlight.get(target) ?? Promise.resolve();
-  const mine = previous.then(
-    () => saveCheckpointNow(target, parts),
-    () => saveCheckpointNow(target, parts),
-  );
-  const settled = mine.catch(() => undefined);
-  savesInFlight.set(target, settled);
-  void settled.then(() => {
-    if (savesInFlight.get(target) === settled) savesInFlight.delete(target);
-  });
-  return mine;
+  await writeDirAtomic(dir, (tmp) => writeCheckpointFiles(tmp, parts));
 }
 
-/** The last save queued for each target directory (see {@link saveCheckpoint}). */
-const savesInFlight = new Map<string, Promise<void>>();
-
-async function saveCheckpointNow(target: string, parts: CheckpointParts): Promise<void> {
-  const stamp = `${process.pid}-${Date.now()}-${saveSeq++}`;
-  const tmp = `${target}.tmp-${stamp}`;
-  await mkdir(dirname(target), { recursive: true });
-  await mkdir(tmp);
-  inflight.add(tmp);
-  try {
+/** The files of a checkpoint, into the (temporary) directory `tmp`; `writeDirAtomic` flushes them. */
+async function writeCheckpointFiles(tmp: string, parts: CheckpointParts): Promise<void> {
+  const { config, params } = parts.model;
+  const weights = lazyModelWeights(config, params); // checks the parameters before writing anything
+  let state: string | undefined;
+  if (parts.state !== undefined) {
     try {
-      const { config, params } = parts.model;
-      const weights = lazyModelWeights(config, params); // checks the parameters before writing anything
-      let state: string | undefined;
-      if (parts.state !== undefined) {
-        try {
-          state = JSON.stringify(parts.state, null, 2);
-        } catch (err) {
-          throw new CheckpointError(`trainer state is not JSON-serialisable: ${(err as Error).message}`, { cause: err });
-        }
-      }
-      const optimizer = new Map<string, LazySafetensorsTensor>();
-      for (const [name, t] of parts.optimizer ?? []) {
-        if (t.dtype !== "float32" && t.dtype !== "int32") throw new CheckpointError(`optimizer tensor "${name}" is ${t.dtype}; only float32 and int32 can be saved`);
-        optimizer.set(name, { dtype: t.dtype === "float32" ? "F32" : "I32", shape: [...t.shape], load: async () => (await t.data()) as Float32Array | Int32Array });
-      }
-
-      await writeTextFile(join(tmp, CHECKPOINT_FILES.config), `${JSON.stringify(toConfigJson(config), null, 2)}\n`);
-      await writeSafetensorsFile(join(tmp, CHECKPOINT_FILES.model), weights, { format: "pt" }).catch((err: unknown) => {
-        throw err instanceof SafetensorsError ? new CheckpointError(`model weights: ${err.message}`, { cause: err }) : err;
-      });
-      if (parts.tokenizer) {
-        await parts.tokenizer.save(join(tmp, CHECKPOINT_FILES.tokenizer));
-        await fsync(join(tmp, CHECKPOINT_FILES.tokenizer));
-      }
-      if (parts.optimizer) {
-        const optPath = join(tmp, CHECKPOINT_FILES.optimizer);
-        await writeSafetensorsFile(optPath, optimizer, { format: "pt" }).catch((err: unknown) => {
-          throw err instanceof SafetensorsError ? new CheckpointError(`optimizer tensors: ${err.message}`, { cause: err }) : err;
-        });
-      }
-      if (state !== undefined) await writeTextFile(join(tmp, CHECKPOINT_FILES.state), `${state}\n`);
-      await fsync(tmp, true);
+      state = JSON.stringify(parts.state, null, 2);
     } catch (err) {
-      await rm(tmp, { recursive: true, force: true });
-      throw err;
+      throw new CheckpointError(`trainer state is not JSON-serialisable: ${(err as Error).message}`, { cause: err });
     }
-    // swap: old aside, new into place; removeStale below deletes the old one (and older leftovers)
-    let old: string | undefined;
-    try {
-      if (await exists(target)) {
-        old = `${target}.old-${stamp}`;
-        await rename(target, old);
-      }
-    } catch (err) {
-      await rm(tmp, { recursive: true, force: true });
-      throw err;
-    }
-    try {
-      await rename(tmp, target);
-    } catch (err) {
-      if (old !== undefined) await rename(old, target).catch(() => undefined);
-      await rm(tmp, { recursive: true, force: true });
-      throw err;
-    }
-    await fsync(dirname(target), true);
-  } finally {
-    inflight.delete(tmp);
   }
-  await removeStale(target);
+  const optimizer = new Map<string, LazySafetensorsTensor>();
+  for (const [name, t] of parts.optimizer ?? []) {
+    if (t.dtype !== "float32" && t.dtype !== "int32") throw new CheckpointError(`optimizer tensor "${name}" is ${t.dtype}; only float32 and int32 can be saved`);
+    optimizer.set(name, { dtype: t.dtype === "float32" ? "F32" : "I32", shape: [...t.shape], load: async () => (await t.data()) as Float32Array | Int32Array });
+  }
+
+  await writeFile(join(tmp, CHECKPOINT_FILES.config), `${JSON.stringify(toConfigJson(config), null, 2)}\n`);
+  await writeSafetensorsFile(join(tmp, CHECKPOINT_FILES.model), weights, { format: "pt" }).catch((err: unknown) => {
+    throw err instanceof SafetensorsError ? new CheckpointError(`model weights: ${err.message}`, { cause: err }) : err;
+  });
+  if (parts.tokenizer) await parts.tokenizer.save(join(tmp, CHECKPOINT_FILES.tokenizer));
+  if (parts.optimizer) {
+    const optPath = join(tmp, CHECKPOINT_FILES.optimizer);
+    await writeSafetensorsFile(optPath, optimizer, { format: "pt" }).catch((err: unknown) => {
+      throw err instanceof SafetensorsError ? new CheckpointError(`optimizer tensors: ${err.message}`, { cause: err }) : err;
+    });
+  }
+  if (state !== undefined) await writeFile(join(tmp, CHECKPOINT_FILES.state), `${state}\n`);
 }
 
 async function readJson(path: string): Promise<unknown> {

@@ -18,10 +18,10 @@
  * | 16–23 | u64: number of tokens |
  * | 24– | the tokens |
  */
-import { mkdir, open, rename, rm, type FileHandle } from "node:fs/promises";
-import { dirname } from "node:path";
+import { open, type FileHandle } from "node:fs/promises";
 import { z } from "zod";
 import type { Tokenizer } from "@batgpt/tokenizer";
+import { withAtomicFile } from "@batgpt/utils";
 import { parseOptions } from "./options.js";
 import { Rng, type RngState } from "./rng.js";
 
@@ -121,9 +121,10 @@ function header(bytesPerToken: number, vocabSize: number, count: number): Uint8A
 /**
  * Tokenize documents (a sync or async stream of strings) into a binary token file at `path`,
  * appending `separator` after each document. Tokens are buffered in a fixed typed array and
- * written chunk by chunk, so memory does not grow with the corpus. The file is written to a
- * temp file next to `path` and renamed into place at the end; on any error the temp file is
- * removed and `path` is untouched.
+ * written chunk by chunk, so memory does not grow with the corpus. The file is written
+ * atomically (`withAtomicFile` of `@batgpt/utils`): to a temp file next to `path`, flushed to
+ * disk and renamed into place at the end; on any error the temp file is removed and `path` is
+ * untouched.
  *
  * @throws {@link TokenDataError} for a bad option, a document that is not a string, or an id
  *   outside the vocabulary.
@@ -157,12 +158,7 @@ export async function tokenizeToFile(
   let total = 0;
   let documents = 0;
 
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}-${started.toString(36)}-${Math.floor(Math.random() * 2 ** 32).toString(36)}`;
-  const fh = await open(tmp, "w");
-  let closed = false;
-  let done = false;
-  try {
+  await withAtomicFile(path, async (fh) => {
     await writeAll(fh, header(bpt, vocab, 0), 0);
     let pos = TOKEN_FILE_HEADER_BYTES;
     const flush = async (): Promise<void> => {
@@ -196,15 +192,7 @@ export async function tokenizeToFile(
     }
     await flush();
     await writeAll(fh, header(bpt, vocab, total), 0);
-    await fh.sync();
-    await fh.close();
-    closed = true;
-    await rename(tmp, path);
-    done = true;
-  } finally {
-    if (!closed) await fh.close().catch(() => undefined);
-    if (!done) await rm(tmp, { force: true }).catch(() => undefined);
-  }
+  });
   o.onProgress?.({ documents, tokens: total, elapsedMs: Date.now() - started, done: true });
   return { tokens: total, documents, path };
 }

@@ -16,19 +16,25 @@ export type GradMap = Map<string, tf.Tensor>;
 /** Which parameters get weight decay: a set of names, or a predicate on the name. */
 export type DecayRule = ReadonlySet<string> | ((name: string) => boolean);
 
-/** Zod schema of {@link AdamWOptions}; defaults are written here and nowhere else. */
+/**
+ * AdamW's defaults, written once: the optimizer and the shared trainer both take them from here.
+ * β₂ = 0.95 and weight decay 0.1 as in GPT-3 and LLaMA pretraining; lr 3e-4.
+ */
+export const OPTIMIZER_DEFAULTS = { lr: 3e-4, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 } as const;
+
+/** Zod schema of {@link AdamWOptions}; defaults come from {@link OPTIMIZER_DEFAULTS}. */
 export const adamwSchema = z
   .object({
     /** Learning rate used when {@link AdamW.step} is called without one. */
-    lr: z.number().nonnegative().default(1e-3),
+    lr: z.number().nonnegative().default(OPTIMIZER_DEFAULTS.lr),
     /** Decay of the first moment. */
-    beta1: z.number().min(0).lt(1).default(0.9),
+    beta1: z.number().min(0).lt(1).default(OPTIMIZER_DEFAULTS.beta1),
     /** Decay of the second moment. */
-    beta2: z.number().min(0).lt(1).default(0.95),
+    beta2: z.number().min(0).lt(1).default(OPTIMIZER_DEFAULTS.beta2),
     /** Added to √v̂ in the denominator. */
-    eps: z.number().positive().default(1e-8),
-    /** Decoupled weight decay coefficient (multiplied by the learning rate). */
-    weightDecay: z.number().nonnegative().default(0.1),
+    eps: z.number().positive().default(OPTIMIZER_DEFAULTS.eps),
+    /** Decoupled weight decay coefficient (multiplied by the learning rate; Loshchilov & Hutter 2019). */
+    weightDecay: z.number().nonnegative().default(OPTIMIZER_DEFAULTS.weightDecay),
     /**
      * Which parameters decay. Default: those of rank ≥ 2 (embeddings and linear weights),
      * which for this model is exactly `decays()` of params.ts (norms and biases are 1-D);

@@ -28,8 +28,9 @@
  *   they are for data that fits in one (at most 4 GiB in Node 20); use the file functions for
  *   checkpoints.
  */
-import { open, rename, rm } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
+import { withAtomicFile } from "@batgpt/utils";
 import { z } from "zod";
 import { parseOptions } from "./options.js";
 
@@ -250,8 +251,9 @@ export function writeSafetensors(tensors: ReadonlyMap<string, SafetensorsTensor>
  * holding the file in one buffer: the header, then each tensor's bytes in chunks of at most
  * `chunkBytes`. Lazy tensors are produced one at a time, in data order, and dropped after
  * writing, so a model larger than memory's single-buffer limits can be saved. The file is
- * written to `<path>.tmp-…`, flushed to disk (`fsync`) and renamed to `path`; on failure the
- * temp file is removed and `path` is left as it was.
+ * written atomically (`withAtomicFile` of `@batgpt/utils`): to `<path>.tmp-…`, flushed to disk
+ * (`fsync`) and renamed to `path` (the folder is created if missing); on failure the temp file
+ * is removed and `path` is left as it was.
  *
  * @throws {SafetensorsError} naming a tensor that cannot be written (I/O errors pass through).
  */
@@ -267,9 +269,7 @@ export async function writeSafetensorsFile(
     if ("data" in t) checkData(name, t, t.data);
   }
   const { json, order } = buildHeader(tensors, metadata);
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}-${tmpSeq++}`;
-  const fh = await open(tmp, "wx");
-  try {
+  await withAtomicFile(path, async (fh) => {
     const len = new Uint8Array(8);
     new DataView(len.buffer).setBigUint64(0, BigInt(json.length), true);
     await writeAll(fh, len);
@@ -287,22 +287,8 @@ export async function writeSafetensorsFile(
         await writeAll(fh, chunk);
       }
     }
-    await fh.sync();
-    await fh.close();
-  } catch (err) {
-    await fh.close().catch(() => undefined);
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  try {
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
+  });
 }
-
-let tmpSeq = 0;
 
 /** Write all of `bytes` at the file's current position (a `write` may write less than asked). */
 async function writeAll(fh: FileHandle, bytes: Uint8Array): Promise<void> {

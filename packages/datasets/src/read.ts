@@ -1,5 +1,6 @@
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
+import { formatIssues } from "@batgpt/utils";
 import type { CorpusDocument } from "./document.js";
 import { corpusDocumentSchema } from "./document.js";
 import { DatasetError } from "./errors.js";
@@ -26,7 +27,8 @@ async function* numberedLines(path: string): AsyncGenerator<[string, number]> {
  * ```ts
  * for await (const doc of readDocuments(corpus.val.jsonl)) if (doc.lang === "zh") console.log(doc.title);
  * ```
- * @throws {DatasetError} `path:line: …` for a line that is not JSON or not a document.
+ * @throws {DatasetError} `path:line: …` for a line that is not JSON or not a document
+ *   (`path:3: invalid corpus document: lang: Invalid option: expected one of "zh"|"en"`).
  */
 export async function* readDocuments(jsonlPath: string): AsyncGenerator<CorpusDocument> {
   for await (const [line, n] of numberedLines(jsonlPath)) {
@@ -38,12 +40,7 @@ export async function* readDocuments(jsonlPath: string): AsyncGenerator<CorpusDo
       throw new DatasetError(`${jsonlPath}:${n}: invalid JSON: ${(error as Error).message}`, { cause: error });
     }
     const parsed = corpusDocumentSchema.safeParse(value);
-    if (!parsed.success) {
-      const why = parsed.error.issues
-        .map((i) => (i.path.length > 0 ? `${i.path.map(String).join(".")}: ${i.message}` : i.message))
-        .join("; ");
-      throw new DatasetError(`${jsonlPath}:${n}: not a corpus document: ${why}`, { cause: parsed.error });
-    }
+    if (!parsed.success) throw new DatasetError(`${jsonlPath}:${n}: ${formatIssues("corpus document", parsed.error)}`, { cause: parsed.error });
     yield parsed.data;
   }
 }

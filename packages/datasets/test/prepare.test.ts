@@ -1,6 +1,6 @@
 import { readFile, stat, writeFile, mkdir, cp } from "node:fs/promises";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { DatasetError, isValidation, prepareCorpus } from "../src/index.js";
 import type { ProgressEvent } from "../src/index.js";
 import { FIXTURES, POETRY_ROOT, allDocuments, listAll, syntheticPoetry, tempDir } from "./helpers.js";
@@ -91,6 +91,24 @@ describe("prepareCorpus on the fixtures", () => {
     expect(forced.dir).toBe(first.dir);
   });
 
+  it('progress: "json" writes the progress events as JSON lines on stderr; the default prints nothing', async () => {
+    const cacheDir = await tempDir();
+    const written: string[] = [];
+    const spy = vi.spyOn(process.stderr, "write").mockImplementation((chunk) => written.push(String(chunk)) > 0);
+    try {
+      const events: ProgressEvent[] = [];
+      await prepareCorpus({ ...FIXTURES, cacheDir, onProgress: (e) => events.push(e) });
+      expect(written).toEqual([]);
+      await prepareCorpus({ ...FIXTURES, cacheDir, force: true, progress: "json" });
+      const lines = written.join("").trim().split("\n").map((l) => JSON.parse(l) as ProgressEvent);
+      expect(lines.length).toBeGreaterThan(1);
+      for (const line of lines) expect(events).toContainEqual(line);
+      expect(lines.at(-1)).toEqual({ stage: "done", done: 1, total: 1 });
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it("rebuilds when a cached file is damaged", async () => {
     const cacheDir = await tempDir();
     const first = await prepareCorpus({ ...FIXTURES, cacheDir });
@@ -157,12 +175,13 @@ describe("options", () => {
   const bad: [unknown, RegExp][] = [
     [{ valFraction: 2 }, /valFraction/],
     [{ script: "klingon" }, /script/],
-    [{ sources: ["tang", "nope"] }, /sources\.1/],
+    [{ sources: ["tang", "nope"] }, /invalid corpus options: sources\[1\]/],
     [{ maxChineseBytes: -1 }, /maxChineseBytes/],
     [{ seed: 1.5 }, /seed/],
     [{ seeds: 3 }, /seeds/],
     [{ sources: [], includeEnglish: false }, /sources: nothing to read/],
     [{ onProgress: 3 }, /onProgress/],
+    [{ progress: "loud" }, /invalid corpus options: progress: Invalid option/],
   ];
   for (const [options, message] of bad) {
     it(`rejects ${JSON.stringify(options)}`, async () => {

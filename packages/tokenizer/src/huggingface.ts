@@ -3,12 +3,12 @@
  * (Python/Rust) and `@huggingface/tokenizers` (JavaScript) read.
  */
 
+import { formatIssues } from "@batgpt/utils/options";
 import { z } from "zod";
 import { byteLevelToBytes, bytesToByteLevel, bytesToLatin1 } from "./bytes.js";
 import { TokenizerError } from "./errors.js";
 import { compilePattern, GPT2_PATTERN } from "./patterns.js";
 import { forEachToken, MAX_VOCAB_SIZE, type AddedToken, type AddedTokenSpec, type TokenizerSpec } from "./spec.js";
-import { fieldName } from "./validate.js";
 
 /** The parts of `tokenizer.json` this package writes (and the parts it reads). */
 export interface HuggingFaceTokenizerJSON {
@@ -200,10 +200,8 @@ export function parseHuggingFaceJSON(json: string | object): TokenizerSpec {
   }
   const parsed = fileSchema.safeParse(obj);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    fail(
-      `${issue.path.length ? fieldName(issue.path) : "(root)"}: ${issue.message}` +
-        " (this package reads byte-level BPE tokenizers: model.type BPE with a ByteLevel pre-tokenizer)",
+    throw new TokenizerError(
+      `${formatIssues("tokenizer.json", parsed.error)} (this package reads byte-level BPE tokenizers: model.type BPE with a ByteLevel pre-tokenizer)`,
     );
   }
   const file = parsed.data;

@@ -1,11 +1,11 @@
 /** Loading tiktoken rank files, in the shape `js-tiktoken` ships them. */
 
+import { parseOptions } from "@batgpt/utils/options";
 import { z } from "zod";
 import { latin1ToBytes } from "./bytes.js";
 import { TokenizerError } from "./errors.js";
 import { compilePattern } from "./patterns.js";
 import { MAX_VOCAB_SIZE, type TokenizerSpec } from "./spec.js";
-import { parseOptions } from "./validate.js";
 
 const specialTokensSchema = z.record(
   z.string().min(1, "a special token cannot be the empty string"),
@@ -71,8 +71,8 @@ export function parseTiktokenRanks(
     }
   });
   const specialTokens = {
-    ...parseOptions(specialTokensSchema, ranks.special_tokens, "tiktoken ranks: special_tokens", "special token"),
-    ...parseOptions(specialTokensSchema, extraSpecialTokens, "Tokenizer.fromTiktoken: extraSpecialTokens"),
+    ...parseOptions(specialTokensSchema, ranks.special_tokens, "tiktoken ranks special_tokens", TokenizerError),
+    ...parseOptions(specialTokensSchema, extraSpecialTokens, "Tokenizer.fromTiktoken extraSpecialTokens", TokenizerError),
   };
   return { tokens, pattern: ranks.pat_str, specialTokens, ignoreMerges: true };
 }

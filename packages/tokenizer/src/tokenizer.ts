@@ -1,5 +1,6 @@
 /** The `Tokenizer`: text ⇄ token ids with byte-level BPE. */
 
+import { parseOptions } from "@batgpt/utils/options";
 import { z } from "zod";
 import { AddedTokenMatcher, EMIT, MAX_ADDED_UNITS, TEXT, THROW } from "./added.js";
 import { BytePairEncoder } from "./bpe.js";
@@ -10,7 +11,6 @@ import { compilePattern, forEachPiece } from "./patterns.js";
 import { forEachToken, MAX_VOCAB_SIZE, type AddedToken, type TokenizerSpec } from "./spec.js";
 import { StreamDecoder } from "./stream-decoder.js";
 import { parseTiktokenRanks, type TiktokenRanks } from "./tiktoken.js";
-import { parseOptions } from "./validate.js";
 
 /**
  * Which special tokens `encode` may emit, and which make it throw when they appear in the text.
@@ -282,23 +282,17 @@ export class Tokenizer {
   }
 
   /**
-   * Write `tokenizer.json` atomically: to a temp file unique to this call
-   * (`<path>.tmp-<pid>-<random>`), flushed to disk, then renamed into place.
+   * Write `tokenizer.json` atomically (Node; the folder is created if missing): to a temp file
+   * unique to this call (`<path>.tmp-<pid>-<random>`), flushed to disk, then renamed into place
+   * (`writeFileAtomic` of `@batgpt/utils`). On failure the temp file is removed and an existing
+   * file is left as it was.
+   *
+   * @throws the I/O error.
    */
   async save(path: string): Promise<void> {
     if (typeof path !== "string") throw new TokenizerError(`Tokenizer.save expects a path string, got ${typeof path}`);
-    const { writeFile, rename, mkdir, rm } = await import("node:fs/promises");
-    const { dirname } = await import("node:path");
-    const { randomBytes } = await import("node:crypto");
-    await mkdir(dirname(path), { recursive: true });
-    const tmp = `${path}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`;
-    try {
-      await writeFile(tmp, JSON.stringify(this.toJSON(), null, 1), { flush: true });
-      await rename(tmp, path);
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw err;
-    }
+    const { writeFileAtomic } = await import("@batgpt/utils/atomic");
+    await writeFileAtomic(path, JSON.stringify(this.toJSON(), null, 1));
   }
 
   /** The special tokens and their ids. */
@@ -432,7 +426,7 @@ export class Tokenizer {
 
   /** Validate {@link EncodeOptions} and turn them into an action per added token, per matcher (cached). */
   private resolveOptions(options: EncodeOptions): Uint8Array[] {
-    const { allowedSpecial: a, disallowedSpecial: d } = parseOptions(encodeOptionsSchema, options, "encode");
+    const { allowedSpecial: a, disallowedSpecial: d } = parseOptions(encodeOptionsSchema, options, "encode options", TokenizerError);
     const dAll = d === undefined || d === "all";
     if (a === undefined && dAll) return this.defaultActions;
     if (a === "all" && dAll) return this.allActions;
@@ -465,7 +459,7 @@ export class Tokenizer {
   private specialList(which: Iterable<string>, option: string): string[] {
     const list: string[] = [];
     for (const s of which) {
-      if (typeof s !== "string") throw new TokenizerError(`encode: invalid option ${option}: lists ${typeof s} ${String(s)}, not a special token`);
+      if (typeof s !== "string") throw new TokenizerError(`invalid encode options: ${option}: lists ${typeof s} ${String(s)}, not a special token`);
       if (!this.specials.has(s)) {
         throw new TokenizerError(`${option} names unknown special token ${JSON.stringify(s)}; this tokenizer has ${[...this.specials.keys()].join(" ")}`);
       }

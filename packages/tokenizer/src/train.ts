@@ -14,6 +14,8 @@
  * changes, not to the size of the corpus. Everything lives in typed arrays.
  */
 
+import { parseOptions } from "@batgpt/utils/options";
+import { createProgress, progressModeSchema, type ProgressMode } from "@batgpt/utils/progress";
 import { z } from "zod";
 import { assertWellFormed, utf8Encode } from "./bytes.js";
 import { TokenizerError } from "./errors.js";
@@ -21,7 +23,6 @@ import { BATGPT_PATTERN, compilePattern, forEachPiece } from "./patterns.js";
 import { MAX_VOCAB_SIZE } from "./spec.js";
 import { RESERVED_SPECIAL_TOKENS } from "./specials.js";
 import { Tokenizer } from "./tokenizer.js";
-import { parseOptions } from "./validate.js";
 
 /** Options of {@link trainBpe}. */
 export interface TrainBpeOptions {
@@ -41,6 +42,12 @@ export interface TrainBpeOptions {
   minFrequency?: number;
   /** Called now and then (about every 100 ms, and once with stage `"done"` at the end). */
   onProgress?: (p: TrainProgress) => void;
+  /**
+   * Show progress on stderr (Node): `"auto"` (a bar of merges on a terminal, JSON lines of
+   * {@link TrainProgress} otherwise, one every 5 s and the last), `"bar"`, `"json"`, or `"none"`
+   * (the default: nothing is printed).
+   */
+  progress?: ProgressMode;
 }
 
 /** What {@link TrainBpeOptions.onProgress} is told. */
@@ -79,10 +86,16 @@ export const trainBpeOptionsSchema = z.strictObject({
   pattern: z.string().optional(),
   minFrequency: z.number().int().nonnegative().optional(),
   onProgress: z.custom<(p: TrainProgress) => void>((v) => typeof v === "function", "expected a function").optional(),
+  progress: progressModeSchema.optional(),
 });
 
 function fail(msg: string): never {
   throw new TokenizerError(`trainBpe: ${msg}`);
+}
+
+/** A bad option zod cannot see, in the format of every options error. */
+function badOption(field: string, msg: string): never {
+  throw new TokenizerError(`invalid trainBpe options: ${field}: ${msg}`);
 }
 
 /**
@@ -112,7 +125,7 @@ export async function trainBpe(
 ): Promise<Tokenizer> {
   const t0 = performance.now();
   if (typeof options !== "object" || options === null) fail("options must be an object with at least vocabSize");
-  parseOptions(trainBpeOptionsSchema, options, "trainBpe");
+  parseOptions(trainBpeOptionsSchema, options, "trainBpe options", TokenizerError);
   const vocabSize = options.vocabSize;
   const specials = [...(options.specialTokens ?? RESERVED_SPECIAL_TOKENS)];
   const pattern = options.pattern ?? BATGPT_PATTERN;
@@ -120,75 +133,82 @@ export async function trainBpe(
   const onProgress = options.onProgress;
   const seen = new Set<string>();
   specials.forEach((s, i) => {
-    assertWellFormed(s, `trainBpe: option specialTokens[${i}]`);
-    if (seen.has(s)) fail(`invalid option specialTokens: ${JSON.stringify(s)} is listed twice`);
+    assertWellFormed(s, `invalid trainBpe options: specialTokens[${i}]`);
+    if (seen.has(s)) badOption("specialTokens", `${JSON.stringify(s)} is listed twice`);
     seen.add(s);
   });
   if (vocabSize < 256 + specials.length) {
-    fail(
-      `invalid option vocabSize: ${vocabSize} is too small; it must be at least ${256 + specials.length} ` +
-        `(256 byte tokens + ${specials.length} special tokens)`,
+    badOption(
+      "vocabSize",
+      `${vocabSize} is too small; it must be at least ${256 + specials.length} (256 byte tokens + ${specials.length} special tokens)`,
     );
   }
-  const regex = compilePattern(pattern, "trainBpe: invalid option pattern");
+  const regex = compilePattern(pattern, "invalid trainBpe options: pattern");
   if (texts == null || typeof texts === "string" || typeof texts !== "object") {
     fail("texts must be an iterable or async iterable of strings (not a single string)");
   }
   const targetMerges = vocabSize - 256 - specials.length;
 
-  // ---- count the pieces ----
-  const corpus = new PieceCounter();
-  let lastReport = t0;
-  const report = (stage: TrainProgress["stage"], merges: number, force: boolean): void => {
-    if (!onProgress) return;
-    const now = performance.now();
-    if (!force && now - lastReport < PROGRESS_MS) return;
-    lastReport = now;
-    onProgress({ stage, bytes: corpus.bytes, words: corpus.nWords, merges, targetMerges, elapsedMs: now - t0 });
-  };
-  let index = 0;
-  const addText = (text: unknown): void => {
-    if (typeof text !== "string") {
-      const hint = text instanceof Uint8Array ? " (bytes: decode them first, e.g. stream.setEncoding(\"utf8\"))" : "";
-      fail(`texts[${index}] is not a string but ${text === null ? "null" : typeof text}${hint}`);
+  const reporter = await createProgress("trainBpe", { mode: options.progress ?? "none", unit: "merges" });
+  try {
+    // ---- count the pieces ----
+    const corpus = new PieceCounter();
+    let lastReport = t0;
+    const report = (stage: TrainProgress["stage"], merges: number, force: boolean): void => {
+      if (!onProgress && reporter.mode === "none") return;
+      const now = performance.now();
+      if (!force && now - lastReport < PROGRESS_MS) return;
+      lastReport = now;
+      const p: TrainProgress = { stage, bytes: corpus.bytes, words: corpus.nWords, merges, targetMerges, elapsedMs: now - t0 };
+      onProgress?.(p);
+      reporter.update(merges, targetMerges, { MB: (p.bytes / 1e6).toFixed(1) }, { line: p, force });
+    };
+    let index = 0;
+    const addText = (text: unknown): void => {
+      if (typeof text !== "string") {
+        const hint = text instanceof Uint8Array ? " (bytes: decode them first, e.g. stream.setEncoding(\"utf8\"))" : "";
+        fail(`texts[${index}] is not a string but ${text === null ? "null" : typeof text}${hint}`);
+      }
+      assertWellFormed(text, `trainBpe: texts[${index}]`);
+      index++;
+      corpus.addText(text, regex);
+      report("count", 0, false);
+    };
+    if (Symbol.asyncIterator in texts) {
+      for await (const text of texts as AsyncIterable<string>) addText(text);
+    } else if (Symbol.iterator in texts) {
+      for (const text of texts as Iterable<string>) addText(text);
+    } else {
+      fail("texts must be an iterable or async iterable of strings");
     }
-    assertWellFormed(text, `trainBpe: texts[${index}]`);
-    index++;
-    corpus.addText(text, regex);
-    report("count", 0, false);
-  };
-  if (Symbol.asyncIterator in texts) {
-    for await (const text of texts as AsyncIterable<string>) addText(text);
-  } else if (Symbol.iterator in texts) {
-    for (const text of texts as Iterable<string>) addText(text);
-  } else {
-    fail("texts must be an iterable or async iterable of strings");
-  }
-  report("count", 0, true);
+    report("count", 0, true);
 
-  // ---- learn the merges ----
-  const words = corpus.finish();
-  const merges = learnMerges(words, targetMerges, minFrequency, vocabSize, (m) => report("merge", m, false));
+    // ---- learn the merges ----
+    const words = corpus.finish();
+    const merges = learnMerges(words, targetMerges, minFrequency, vocabSize, (m) => report("merge", m, false));
 
-  const tokens: Uint8Array[] = [];
-  for (let b = 0; b < 256; b++) tokens.push(Uint8Array.of(b));
-  const mergeList: [number, number][] = [];
-  for (let i = 0; i < merges.length; i += 2) {
-    const a = merges[i]!;
-    const b = merges[i + 1]!;
-    const ta = tokens[a]!;
-    const tb = tokens[b]!;
-    const t = new Uint8Array(ta.length + tb.length);
-    t.set(ta);
-    t.set(tb, ta.length);
-    tokens.push(t);
-    mergeList.push([a, b]);
+    const tokens: Uint8Array[] = [];
+    for (let b = 0; b < 256; b++) tokens.push(Uint8Array.of(b));
+    const mergeList: [number, number][] = [];
+    for (let i = 0; i < merges.length; i += 2) {
+      const a = merges[i]!;
+      const b = merges[i + 1]!;
+      const ta = tokens[a]!;
+      const tb = tokens[b]!;
+      const t = new Uint8Array(ta.length + tb.length);
+      t.set(ta);
+      t.set(tb, ta.length);
+      tokens.push(t);
+      mergeList.push([a, b]);
+    }
+    const specialTokens: Record<string, number> = {};
+    specials.forEach((s, i) => (specialTokens[s] = tokens.length + i));
+    const tok = new Tokenizer({ tokens, merges: mergeList, ignoreMerges: true, pattern, specialTokens });
+    report("done", mergeList.length, true);
+    return tok;
+  } finally {
+    reporter.stop();
   }
-  const specialTokens: Record<string, number> = {};
-  specials.forEach((s, i) => (specialTokens[s] = tokens.length + i));
-  const tok = new Tokenizer({ tokens, merges: mergeList, ignoreMerges: true, pattern, specialTokens });
-  report("done", mergeList.length, true);
-  return tok;
 }
 
 /** The unique words of a corpus and their counts, symbols as bytes. */

@@ -53,8 +53,8 @@ describe("hostile tokenizer.json", () => {
     ["an added token on an ordinary token's id", (j) => addToken(j, { id: 65, content: "<x>" }), /added_tokens\[9\]: "<x>" has id 65, which the model\.vocab token "A" already has/],
     ["an added token flag that is not a boolean", (j) => addToken(j, { id: 500, content: "<x>", lstrip: 1 }), /added_tokens\[9\]\.lstrip/],
     ["added_tokens not an array", (j) => ((j.added_tokens = { a: 1 }), j), /added_tokens/],
-    ["a JSON number", () => "42", /\(root\)/],
-    ["JSON null", () => "null", /\(root\)/],
+    ["a JSON number", () => "42", /invalid tokenizer\.json: Invalid input: expected object, received number/],
+    ["JSON null", () => "null", /invalid tokenizer\.json: Invalid input: expected object, received null/],
     ["a BPE with dropout", (j) => ((j.model.dropout = 0.1), j), /model\.dropout/],
     ["an added token of 2,000,000 characters", (j) => addToken(j, { id: 500, content: "x".repeat(2_000_000) }), /added tokens' contents total 20000\d\d UTF-16 units, more than the 1048576/],
   ];

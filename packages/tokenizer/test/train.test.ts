@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { bytesToByteLevel } from "../src/bytes.js";
 import { TokenizerError } from "../src/errors.js";
 import { BATGPT_PATTERN, CL100K_PATTERN, GPT2_PATTERN } from "../src/patterns.js";
@@ -279,6 +279,23 @@ describe("trainBpe", () => {
     for (let i = 1; i < seen.length; i++) expect(order[seen[i]!.stage]).toBeGreaterThanOrEqual(order[seen[i - 1]!.stage]);
   });
 
+  it('progress: "json" writes the progress reports as JSON lines on stderr, the last one "done"', async () => {
+    const written: string[] = [];
+    const spy = vi.spyOn(process.stderr, "write").mockImplementation((chunk) => written.push(String(chunk)) > 0);
+    try {
+      const vocabSize = 256 + 80 + RESERVED_SPECIAL_TOKENS.length;
+      await trainBpe(asAsync(CORPUS), { vocabSize });
+      expect(written).toEqual([]);
+      await trainBpe(asAsync(CORPUS), { vocabSize, progress: "json" });
+      const lines = written.join("").trim().split("\n").map((l) => JSON.parse(l) as TrainProgress);
+      expect(lines[0]!.stage).toBe("count");
+      expect(lines.at(-1)).toMatchObject({ stage: "done", merges: 80, targetMerges: 80 });
+      expect(Object.keys(lines.at(-1)!).sort()).toEqual(["bytes", "elapsedMs", "merges", "stage", "targetMerges", "words"]);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it("rejects bad options with a TokenizerError naming the field", async () => {
     const bad: [Partial<TrainBpeOptions> | unknown, RegExp][] = [
       [{ vocabSize: 100 }, /vocabSize/],
@@ -294,6 +311,7 @@ describe("trainBpe", () => {
       [{ vocabSize: 1000, specialTokens: ["<a>", "<a>"] }, /specialTokens/],
       [{ vocabSize: 1000, specialTokens: ["\ud800"] }, /specialTokens.*lone surrogate/],
       [{ vocabSize: 1000, onProgress: "yes" }, /onProgress/],
+      [{ vocabSize: 1000, progress: "loud" }, /invalid trainBpe options: progress: Invalid option/],
       [null, /options/],
     ];
     for (const [options, message] of bad) {
