@@ -16,6 +16,8 @@ export { generate, generateOptionsSchema, GenerationError } from "./generate.js"
 export type { GenerateOptions, Generation, TokenEvent } from "./generate.js";
 export { parseOptions, formatIssues } from "./options.js";
 export { train, evaluate, trainConfigSchema, TrainingError } from "./train.js";
+export { runTrainer, trainerConfigSchema } from "./trainer.js";
+export type { TrainerConfig, TrainerObjects, TrainerResult, DataSource, Objective, ObjectiveOutput, StepRecord, EvalRecord } from "./trainer.js";
 export type { TrainConfig, TrainOptions, StepMetrics, EvalMetrics, TrainResult } from "./train.js";
 export { tokenizeToFile, TokenFile, WindowLoader, validationBatches, validationWindowCount, TokenDataError } from "./data.js";
 export type { TokenBatch, LoaderState, LoaderMode, WindowLoaderOptions, ValidationOptions, TokenizeToFileOptions, TokenizeResult } from "./data.js";

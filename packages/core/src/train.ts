@@ -18,6 +18,7 @@ import { AdamW, GradAccumulator, clipGradNorm, disposeGrads, globalNorm, gradsBy
 import { ConfigError, parseOptions } from "./options.js";
 import { Rng } from "./rng.js";
 import { makeSchedule } from "./schedule.js";
+import { TrainingError } from "./trainer.js";
 
 /** Training knobs (everything but the model and data), validated with zod. */
 export const trainConfigSchema = z
@@ -115,10 +116,7 @@ export interface TrainResult {
   tokensPerSec: number;
 }
 
-/** Training stopped for a reason the user must see (a NaN loss). */
-export class TrainingError extends Error {
-  override name = "TrainingError";
-}
+export { TrainingError };
 
 interface TrainerState {
   step: number;

@@ -1,0 +1,378 @@
+/**
+ * The shared trainer: the one training loop that every stage of the recipe reuses, as TRL's
+ * trainers share `transformers.Trainer`. A stage brings three things:
+ *
+ * - an {@link Objective}: the loss of a batch (and named parts to log);
+ * - a {@link DataSource}: the next batch, and a position that can be saved and restored, so a
+ *   resumed run reads exactly the batches it would have read;
+ * - optionally an `evaluate` function, run every `evalEvery` steps and at the end.
+ *
+ * The trainer owns everything else: AdamW, the warmup + cosine schedule, gradient accumulation,
+ * global-norm clipping, the NaN guard (a non-finite loss or gradient norm stops the run before
+ * the update, leaving the last checkpoint as it was), atomic checkpoints with the optimizer
+ * moments and the data position, exact resume (through `resolveCheckpointDir`, so an interrupted
+ * save is found), progress (a bar on a terminal, JSON lines otherwise) and the metrics log.
+ *
+ * Metric names follow the field: `loss`, `grad_norm` (before clipping), `learning_rate`,
+ * `tokens_per_second`; an objective adds its own (`loss/forward`); evaluation adds `eval/…`.
+ */
+import { appendFileSync, mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
+import type { Tokenizer } from "@batgpt/tokenizer";
+import { createProgress, progressModeSchema } from "@batgpt/utils";
+import { z } from "zod";
+import { assignWeights, CHECKPOINT_FILES, CheckpointError, readCheckpoint, resolveCheckpointDir, saveCheckpoint } from "./checkpoint.js";
+import type { BatGPTModel } from "./model.js";
+import { AdamW, GradAccumulator, clipGradNorm, disposeGrads, globalNorm, gradsByName, OPTIMIZER_DEFAULTS, type GradMap } from "./optimizer.js";
+import { ConfigError, parseOptions } from "./options.js";
+import { makeSchedule } from "./schedule.js";
+
+/**
+ * The knobs every stage shares (TRL's `TrainingArguments` habit: each documented where it is
+ * declared, with its default there). A stage extends it with `trainerConfigSchema.extend({…})`.
+ */
+export const trainerConfigSchema = z
+  .object({
+    /** Optimizer steps to run (the total, counting steps done before a resume). */
+    steps: z.number().int().positive(),
+    /** Stop at this step (checkpointing there) while keeping the schedule of `steps`; resume later with `resume`. */
+    stopAt: z.number().int().positive().optional(),
+    /** Micro-batches whose gradients are averaged into one optimizer step. */
+    gradAccumulation: z.number().int().positive().default(1),
+    /** Peak learning rate (AdamW's, reached after warmup). */
+    lr: z.number().positive().default(OPTIMIZER_DEFAULTS.lr),
+    /** Linear warmup steps (default: a tenth of the steps, at most 100). */
+    warmupSteps: z.number().int().nonnegative().optional(),
+    /** The cosine ends at `lr · minLrRatio`. */
+    minLrRatio: z.number().min(0).max(1).default(0.1),
+    /** AdamW's decoupled weight decay (Loshchilov & Hutter 2019), on linear and embedding weights only. */
+    weightDecay: z.number().min(0).default(OPTIMIZER_DEFAULTS.weightDecay),
+    /** AdamW's decay of the first moment. */
+    beta1: z.number().min(0).lt(1).default(OPTIMIZER_DEFAULTS.beta1),
+    /** AdamW's decay of the second moment. */
+    beta2: z.number().min(0).lt(1).default(OPTIMIZER_DEFAULTS.beta2),
+    /** Clip the global gradient norm to this (0: no clipping; `grad_norm` is logged either way). */
+    clipNorm: z.number().min(0).default(1),
+    /** Evaluate every N steps (0: only at the end, when there is an `evaluate`). */
+    evalEvery: z.number().int().nonnegative().default(0),
+    /** Where checkpoints go (one directory, replaced atomically). */
+    checkpointDir: z.string().optional(),
+    /** Save every N steps (0: only at the end). */
+    checkpointEvery: z.number().int().nonnegative().default(0),
+    /**
+     * Continue from `checkpointDir` (or, when a save was interrupted, the complete `<dir>.old-…`
+     * it left; see `resolveCheckpointDir`). No checkpoint there: start at step 0. A checkpoint
+     * without trainer state is refused rather than overwritten.
+     */
+    resume: z.boolean().default(false),
+    /** Append one JSON line per step and per evaluation here. */
+    metricsPath: z.string().optional(),
+    /** Show progress: a bar on a terminal, JSON lines every few seconds otherwise (`"auto"`). */
+    progress: progressModeSchema.default("auto"),
+  })
+  .strict();
+
+/** The shared knobs as a user passes them. */
+export type TrainerConfig = z.input<typeof trainerConfigSchema>;
+
+/** A batch source whose position is saved in checkpoints, so resume is exact. */
+export interface DataSource<B> {
+  /** The next batch. */
+  next(): B;
+  /** The position, as plain JSON. */
+  state(): unknown;
+  /**
+   * Go back to a position from {@link DataSource.state}.
+   *
+   * @throws when the state does not fit this source (the trainer reports it as a CheckpointError).
+   */
+  restore(state: unknown): void;
+}
+
+/** What an objective computes for one batch. */
+export interface ObjectiveOutput {
+  /** The scalar to minimise. */
+  loss: tf.Scalar;
+  /** Named scalars to log (e.g. `loss/forward`), averaged over accumulated micro-batches. */
+  metrics?: Record<string, tf.Scalar>;
+}
+
+/** What a stage trains for. */
+export interface Objective<B> {
+  /**
+   * The loss of `batch`. Called inside `tf.variableGrads`: build every tensor from the model's
+   * parameters; the trainer disposes what it returns.
+   */
+  loss(model: BatGPTModel, batch: B): ObjectiveOutput;
+  /** Tokens in a batch (for `tokens_per_second`). */
+  tokens(batch: B): number;
+}
+
+/** The objects a run trains with (the knobs are the separate {@link TrainerConfig}). */
+export interface TrainerObjects<B> {
+  model: BatGPTModel;
+  data: DataSource<B>;
+  objective: Objective<B>;
+  /** Saved into checkpoints. */
+  tokenizer?: Tokenizer;
+  /** Extra evaluation: named numbers (`eval/…`), run every `evalEvery` steps and at the end. */
+  evaluate?: (model: BatGPTModel) => Record<string, number> | Promise<Record<string, number>>;
+  callbacks?: {
+    /** After every optimizer step. */
+    onStep?: (m: StepRecord) => void;
+    /** After every evaluation. */
+    onEval?: (m: EvalRecord) => void;
+  };
+}
+
+/** What one optimizer step measured (the objective's metrics join these keys). */
+export interface StepRecord {
+  step: number;
+  /** Mean loss over the step's micro-batches. */
+  loss: number;
+  learning_rate: number;
+  /** Global L2 norm of the gradient before clipping. */
+  grad_norm: number;
+  /** Tokens this step trained on (the objective counts them). */
+  tokens: number;
+  tokens_per_second: number;
+  elapsed_seconds: number;
+  [metric: string]: number;
+}
+
+/** One evaluation: the step and the numbers `evaluate` returned. */
+export interface EvalRecord {
+  step: number;
+  [metric: string]: number;
+}
+
+/** What a run returns. */
+export interface TrainerResult {
+  /** The step the run ended at. */
+  step: number;
+  history: StepRecord[];
+  evals: EvalRecord[];
+  /** Mean tokens per second over the steps of this run. */
+  tokensPerSecond: number;
+}
+
+/** Training stopped for a reason the user must see (a non-finite loss or gradient). */
+export class TrainingError extends Error {
+  override name = "TrainingError";
+}
+
+interface TrainerState {
+  step: number;
+  data: unknown;
+  optimizerSteps: number;
+}
+
+/**
+ * Run the shared training loop. See the module comment for what a stage brings and what the
+ * trainer does.
+ *
+ * @throws ConfigError for bad knobs or a model with nothing trainable.
+ * @throws CheckpointError when `resume` finds a checkpoint that does not fit the run.
+ * @throws TrainingError when the loss or the gradient norm stops being finite.
+ */
+export async function runTrainer<B>(objects: TrainerObjects<B>, config: TrainerConfig): Promise<TrainerResult> {
+  const cfg = parseOptions(trainerConfigSchema, config, "trainer config");
+  const { model, data, objective, tokenizer, evaluate } = objects;
+  const { onStep, onEval } = objects.callbacks ?? {};
+  const warmupSteps = Math.min(cfg.warmupSteps ?? Math.min(100, Math.floor(cfg.steps / 10)), cfg.steps);
+  const schedule = makeSchedule({ peak: cfg.lr, warmupSteps, totalSteps: cfg.steps, minRatio: cfg.minLrRatio });
+  const vars = [...model.params.values()].filter((v) => v.trainable);
+  if (vars.length === 0) throw new ConfigError("every parameter of the model is frozen: nothing to train");
+  const resumeDir = cfg.resume && cfg.checkpointDir ? await resolveCheckpointDir(cfg.checkpointDir) : undefined;
+  if (resumeDir !== undefined && !(await hasTrainerState(resumeDir))) {
+    throw new CheckpointError(
+      `${join(resumeDir, CHECKPOINT_FILES.state)} is missing: ${resumeDir} holds a checkpoint without trainer state, so it cannot be resumed ` +
+        "(to train from its weights, load it with loadCheckpoint and train into another checkpointDir)",
+    );
+  }
+  // made last, so an error above leaks no optimizer moments
+  const optimizer = new AdamW(model.params, { lr: cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2, weightDecay: cfg.weightDecay });
+
+  let step = 0;
+  if (resumeDir !== undefined) {
+    try {
+      step = await resume(resumeDir, model, optimizer, data);
+    } catch (err) {
+      optimizer.dispose();
+      throw err;
+    }
+  }
+
+  const save = async (): Promise<void> => {
+    if (!cfg.checkpointDir) return;
+    const state: TrainerState = { step, data: data.state(), optimizerSteps: optimizer.stepCount };
+    await saveCheckpoint(cfg.checkpointDir, {
+      model,
+      ...(tokenizer ? { tokenizer } : {}),
+      optimizer: optimizer.state(),
+      state: state as unknown as Record<string, unknown>,
+    });
+  };
+  const log = (record: Record<string, unknown>): void => {
+    if (!cfg.metricsPath) return;
+    mkdirSync(dirname(cfg.metricsPath), { recursive: true });
+    appendFileSync(cfg.metricsPath, `${JSON.stringify(record)}\n`);
+  };
+  const progress = await createProgress("train", { mode: cfg.progress, total: cfg.steps, start: step, unit: "steps" });
+  const history: StepRecord[] = [];
+  const evals: EvalRecord[] = [];
+  const runEval = async (): Promise<void> => {
+    if (!evaluate) return;
+    const m: EvalRecord = { step, ...(await evaluate(model)) };
+    evals.push(m);
+    log({ type: "eval", ...m });
+    onEval?.(m);
+    progress.log({ type: "eval", ...m });
+  };
+
+  const accumulator = cfg.gradAccumulation > 1 ? new GradAccumulator() : undefined;
+  const runStart = performance.now();
+  let runTokens = 0;
+  const stopped = (what: string): TrainingError =>
+    new TrainingError(
+      `${what} at step ${step + 1}; training stopped` +
+        (cfg.checkpointDir ? ` and the last good checkpoint in ${cfg.checkpointDir} was left as it was` : "") +
+        " (try a lower lr or a smaller clipNorm)",
+    );
+  try {
+    const end = Math.min(cfg.steps, cfg.stopAt ?? cfg.steps);
+    while (step < end) {
+      const t0 = performance.now();
+      const lr = schedule(step);
+      let lossSum = 0;
+      let tokens = 0;
+      const metricSums: Record<string, number> = {};
+      let grads: GradMap | undefined;
+      for (let micro = 0; micro < cfg.gradAccumulation; micro++) {
+        const batch = data.next();
+        tokens += objective.tokens(batch);
+        let parts: Record<string, tf.Scalar> = {};
+        const { value, grads: named } = tf.variableGrads(() => {
+          const out = objective.loss(model, batch);
+          // clones: a metric may be the loss tensor itself, which variableGrads hands back and we dispose
+          parts = Object.fromEntries(Object.entries(out.metrics ?? {}).map(([k, t]) => [k, tf.keep(tf.clone(t))]));
+          return out.loss;
+        }, vars);
+        const loss = (await value.data())[0]!;
+        value.dispose();
+        for (const [k, t] of Object.entries(parts)) {
+          metricSums[k] = (metricSums[k] ?? 0) + (await t.data())[0]!;
+          t.dispose();
+        }
+        const g = gradsByName(model.params, named);
+        if (!Number.isFinite(loss)) {
+          disposeGrads(g);
+          throw stopped(`the loss became ${loss}`);
+        }
+        lossSum += loss;
+        if (accumulator) accumulator.add(g);
+        else grads = g;
+      }
+      if (accumulator) {
+        grads = accumulator.mean();
+        accumulator.reset();
+      }
+      let gradNorm: number;
+      if (cfg.clipNorm > 0) {
+        const clipped = clipGradNorm(grads!, cfg.clipNorm);
+        grads = clipped.grads;
+        gradNorm = clipped.norm;
+      } else {
+        gradNorm = globalNorm(grads!);
+      }
+      const k = cfg.gradAccumulation;
+      if (!Number.isFinite(gradNorm)) {
+        // a finite loss can still overflow in the backward pass; one such step turns every weight to NaN
+        disposeGrads(grads!);
+        throw stopped(`the gradient norm became ${gradNorm} (loss ${(lossSum / k).toPrecision(4)})`);
+      }
+      optimizer.step(grads!, lr);
+      disposeGrads(grads!);
+      step++;
+      const dt = (performance.now() - t0) / 1000;
+      runTokens += tokens;
+      const m: StepRecord = {
+        step,
+        loss: lossSum / k,
+        ...Object.fromEntries(Object.entries(metricSums).map(([name, sum]) => [name, sum / k])),
+        learning_rate: lr,
+        grad_norm: gradNorm,
+        tokens,
+        tokens_per_second: tokens / dt,
+        elapsed_seconds: (performance.now() - runStart) / 1000,
+      };
+      history.push(m);
+      log({ type: "step", ...m });
+      onStep?.(m);
+      const shown: Record<string, string | number> = { loss: m.loss.toFixed(3) };
+      for (const name of Object.keys(metricSums)) shown[name] = m[name]!.toFixed(3);
+      shown["tok/s"] = Math.round(m.tokens_per_second);
+      progress.update(step, cfg.steps, shown, { line: { type: "step", ...m, of: cfg.steps }, force: step === end });
+      if (cfg.evalEvery > 0 && step % cfg.evalEvery === 0) await runEval();
+      if (cfg.checkpointEvery > 0 && step % cfg.checkpointEvery === 0) await save();
+    }
+    if (evaluate && (cfg.evalEvery === 0 || step % cfg.evalEvery !== 0)) await runEval();
+    if (cfg.checkpointEvery === 0 || step % cfg.checkpointEvery !== 0) await save();
+  } finally {
+    progress.stop();
+    accumulator?.dispose();
+    optimizer.dispose();
+  }
+  const secs = (performance.now() - runStart) / 1000;
+  return { step, history, evals, tokensPerSecond: runTokens / secs };
+}
+
+async function hasTrainerState(dir: string): Promise<boolean> {
+  const { access } = await import("node:fs/promises");
+  return access(join(dir, CHECKPOINT_FILES.state)).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * Load weights, optimizer moments and the data position from `dir`; everything is checked
+ * before the model changes, so a failed resume leaves it as it was. Returns the step.
+ */
+async function resume<B>(dir: string, model: BatGPTModel, optimizer: AdamW, data: DataSource<B>): Promise<number> {
+  let ckpt: Awaited<ReturnType<typeof readCheckpoint>> | undefined;
+  try {
+    ckpt = await readCheckpoint(dir);
+    const file = (name: string) => join(dir, name);
+    const fail = (name: string, what: string, err: unknown) =>
+      new CheckpointError(`${file(name)}: ${what}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    const state = (ckpt.state ?? {}) as Partial<TrainerState>;
+    const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+    if (!isCount(state.step) || !isCount(state.optimizerSteps)) {
+      throw new CheckpointError(
+        `${file(CHECKPOINT_FILES.state)}: "step" and "optimizerSteps" must be integers >= 0 to resume, got ${JSON.stringify(state.step)} and ${JSON.stringify(state.optimizerSteps)}`,
+      );
+    }
+    if (!ckpt.optimizer) throw new CheckpointError(`${file(CHECKPOINT_FILES.optimizer)} is missing: cannot resume without the optimizer moments`);
+    try {
+      data.restore(state.data);
+    } catch (err) {
+      throw fail(CHECKPOINT_FILES.state, "the saved data position does not fit this run", err);
+    }
+    try {
+      optimizer.loadState(ckpt.optimizer, state.optimizerSteps);
+    } catch (err) {
+      throw fail(CHECKPOINT_FILES.optimizer, "does not fit this model", err);
+    }
+    try {
+      assignWeights(model.params, ckpt.weights);
+    } catch (err) {
+      throw fail(CHECKPOINT_FILES.model, "does not fit this model", err);
+    }
+    return state.step;
+  } finally {
+    for (const t of ckpt?.weights.values() ?? []) t.dispose();
+    for (const t of ckpt?.optimizer?.values() ?? []) t.dispose();
+  }
+}
