@@ -20,7 +20,7 @@
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { countParameters, createModel, generate, selectBackend, TokenFile, tokenizeToFile, train, type BatGPTConfigInput, type EvalMetrics } from "@batgpt/core";
+import { countParameters, createModel, generate, selectBackend, TokenFile, tokenizeToFile, train, type BatGPTConfigInput, type EvalRecord } from "@batgpt/core";
 import { readDocuments } from "@batgpt/datasets";
 import { tokenizer, type TokenizerConfig, type TokenizerOutput } from "./01-tokenizer.js";
 import { findRun, isMain, round, runDir, startRun, writeManifest } from "./lib/runs.js";
@@ -135,9 +135,9 @@ export async function pretrain(options: PretrainOptions = {}): Promise<PretrainO
 
   // ## 4. Pretrain both directions
   console.log(`\npretraining bidirectionally for ${steps} steps (loss = CE forward + CE backward; a uniform guess is ${Math.log(tok.vocabSize).toFixed(2)})`);
-  const printEval = (label: string) => (e: EvalMetrics) =>
-    console.log(`  ${label} step ${String(e.step).padStart(4)}: val loss forward ${e.valLossForward.toFixed(3)}, backward ${e.valLossBackward.toFixed(3)}`);
-  const bi = await train({ ...knobs, model: bidirectional, tokenizer: tok, train: trainFile, validation: valFile, metricsPath: join(dir, "bidirectional.jsonl"), checkpointDir: paths.checkpoint, onEval: printEval("bidirectional") });
+  const printEval = (label: string) => (e: EvalRecord) =>
+    console.log(`  ${label} step ${String(e.step).padStart(4)}: val loss forward ${e["eval/loss_forward"]!.toFixed(3)}, backward ${e["eval/loss_backward"]!.toFixed(3)}`);
+  const bi = await train({ model: bidirectional, tokenizer: tok, data: trainFile, validation: valFile, callbacks: { onEval: printEval("bidirectional") } }, { ...knobs, metricsPath: join(dir, "bidirectional.jsonl"), checkpointDir: paths.checkpoint });
   const biLast = bi.evals.at(-1)!;
 
   // ## 5. The same budget of steps, forward only
@@ -145,15 +145,16 @@ export async function pretrain(options: PretrainOptions = {}): Promise<PretrainO
   let forwardOnlyValLoss: number | null = null;
   if (compareForwardOnly) {
     console.log(`\nthe same ${steps} steps for a forward-only model (loss = CE forward)`);
-    const forwardOnly = createModel({ ...model, loss_weight_backward: 0 }, { tokenizer: tok, seed: 1 });
-    const fo = await train({ ...knobs, model: forwardOnly, train: trainFile, validation: valFile, metricsPath: join(dir, "forward-only.jsonl"), onEval: printEval("forward-only ") });
+    // the same model; only the training config differs: no backward loss
+    const forwardOnly = createModel(model, { tokenizer: tok, seed: 1 });
+    const fo = await train({ model: forwardOnly, data: trainFile, validation: valFile, callbacks: { onEval: printEval("forward-only ") } }, { ...knobs, lossWeightBackward: 0, metricsPath: join(dir, "forward-only.jsonl") });
     forwardOnly.dispose();
     const foLast = fo.evals.at(-1)!;
-    forwardOnlyValLoss = foLast.valLossForward;
+    forwardOnlyValLoss = foLast["eval/loss_forward"]!;
     console.log("\nvalidation loss (nats per token) after", steps, "steps:");
-    console.log(`  bidirectional  forward ${biLast.valLossForward.toFixed(3)}  backward ${biLast.valLossBackward.toFixed(3)}`);
-    console.log(`  forward-only   forward ${foLast.valLossForward.toFixed(3)}  backward ${foLast.valLossBackward.toFixed(3)} (never trained to read backward)`);
-    console.log(`  the backward objective ${biLast.valLossForward <= foLast.valLossForward ? "helped" : "cost"} the forward loss ${Math.abs(biLast.valLossForward - foLast.valLossForward).toFixed(3)} nats at equal steps (it also did twice the work per step)`);
+    console.log(`  bidirectional  forward ${biLast["eval/loss_forward"]!.toFixed(3)}  backward ${biLast["eval/loss_backward"]!.toFixed(3)}`);
+    console.log(`  forward-only   forward ${foLast["eval/loss_forward"]!.toFixed(3)}  backward ${foLast["eval/loss_backward"]!.toFixed(3)} (never trained to read backward)`);
+    console.log(`  the backward objective ${biLast["eval/loss_forward"]! <= foLast["eval/loss_forward"]! ? "helped" : "cost"} the forward loss ${Math.abs(biLast["eval/loss_forward"]! - foLast["eval/loss_forward"]!).toFixed(3)} nats at equal steps (it also did twice the work per step)`);
   }
 
   // ## 6. Generate in both directions
@@ -162,17 +163,17 @@ export async function pretrain(options: PretrainOptions = {}): Promise<PretrainO
   console.log(`\nforward  (continue "床前明月光，"): 床前明月光，${fwd.text}`);
   const bwd = await generate(bidirectional, tok, "低头思故乡。", { ...sampling, direction: "backward" });
   console.log(`backward (what comes before "低头思故乡。"): ${bwd.text}低头思故乡。`);
-  console.log(`(${Math.round(bi.tokensPerSec)} positions/s; checkpoint in ${paths.checkpoint})`);
+  console.log(`(${Math.round(bi.tokensPerSecond)} tokens/s, each read both ways; checkpoint in ${paths.checkpoint})`);
   bidirectional.dispose();
 
   // ## 7. Hand it on
   // The manifest is written last: a run that stopped halfway is never reused.
   const headline: PretrainHeadline = {
-    valLossFwd: round(biLast.valLossForward),
-    valLossBwd: round(biLast.valLossBackward),
+    valLossFwd: round(biLast["eval/loss_forward"]!),
+    valLossBwd: round(biLast["eval/loss_backward"]!),
     forwardOnlyValLoss: forwardOnlyValLoss === null ? null : round(forwardOnlyValLoss),
     steps,
-    tokensPerSec: Math.round(bi.tokensPerSec),
+    tokensPerSec: Math.round(bi.tokensPerSecond),
     backend: backend.name,
   };
   const files = { checkpoint: "checkpoint", train: "train.bin", validation: "val.bin", metrics: "bidirectional.jsonl" };

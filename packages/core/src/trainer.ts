@@ -234,9 +234,9 @@ export async function runTrainer<B>(objects: TrainerObjects<B>, config: TrainerC
   const accumulator = cfg.gradAccumulation > 1 ? new GradAccumulator() : undefined;
   const runStart = performance.now();
   let runTokens = 0;
-  const stopped = (what: string): TrainingError =>
+  const stopped = (what: string, detail = ""): TrainingError =>
     new TrainingError(
-      `${what} at step ${step + 1}; training stopped` +
+      `${what} at step ${step + 1}${detail}; training stopped` +
         (cfg.checkpointDir ? ` and the last good checkpoint in ${cfg.checkpointDir} was left as it was` : "") +
         " (try a lower lr or a smaller clipNorm)",
     );
@@ -290,7 +290,7 @@ export async function runTrainer<B>(objects: TrainerObjects<B>, config: TrainerC
       if (!Number.isFinite(gradNorm)) {
         // a finite loss can still overflow in the backward pass; one such step turns every weight to NaN
         disposeGrads(grads!);
-        throw stopped(`the gradient norm became ${gradNorm} (loss ${(lossSum / k).toPrecision(4)})`);
+        throw stopped(`the gradient norm became ${gradNorm}`, ` (loss ${(lossSum / k).toPrecision(4)})`);
       }
       optimizer.step(grads!, lr);
       disposeGrads(grads!);

@@ -66,11 +66,11 @@ describe("direction schemes", () => {
     expect(model.startToken("forward")).toBe(tok.specialTokenId("<|bos|>"));
     expect(model.startToken("backward")).toBe(tok.specialTokenId("<|bos|>"));
     const before = model.params.get(DIRECTION_EMBEDDINGS)!.arraySync();
-    const r = await train({ model, train: file, steps: 30, batchSize: 4, seqLen: 16, lr: 3e-3, warmupSteps: 2, progress: "none" });
+    const r = await train({ model, data: file }, { steps: 30, batchSize: 4, seqLen: 16, lr: 3e-3, warmupSteps: 2, progress: "none" });
     const first = r.history[0]!;
     const last = r.history.at(-1)!;
-    expect(last.lossForward!).toBeLessThan(first.lossForward! - 0.5);
-    expect(last.lossBackward!).toBeLessThan(first.lossBackward! - 0.5);
+    expect(last["loss/forward"]!).toBeLessThan(first["loss/forward"]! - 0.5);
+    expect(last["loss/backward"]!).toBeLessThan(first["loss/backward"]! - 0.5);
     // the direction vectors are trained, and they differ
     const after = model.params.get(DIRECTION_EMBEDDINGS)!.arraySync();
     expect(after).not.toEqual(before);
