@@ -17,13 +17,26 @@ export function usageExample(readmePath: string): string {
   return match[1]!;
 }
 
+/** Every ```ts block of a markdown file (a guide's snippets), in order. */
+export function codeBlocks(markdownPath: string): string[] {
+  return [...readFileSync(markdownPath, "utf8").matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
+}
+
 /** Run the usage example of the package whose test folder is `testDir`. */
 export async function runUsageExample(testDir: string, maxLines = 16): Promise<void> {
   const code = usageExample(join(testDir, "../README.md"));
   expect(code.split("\n").length).toBeLessThanOrEqual(maxLines);
+  await runSnippet(code, testDir, "readme-usage");
+}
+
+/**
+ * Run one snippet as a module written next to the tests of `testDir` (so the package's vitest
+ * alias resolves `@batgpt/<name>` to its source) and check it printed something.
+ */
+export async function runSnippet(code: string, testDir: string, name: string): Promise<void> {
   const dir = join(testDir, ".tmp");
   mkdirSync(dir, { recursive: true });
-  const file = join(dir, "readme-usage.ts");
+  const file = join(dir, `${name}.ts`);
   writeFileSync(file, code);
   const log = vi.spyOn(console, "log").mockImplementation(() => {});
   try {
