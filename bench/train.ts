@@ -101,7 +101,7 @@ function makeOursStep(model: BatGPTModel): { step: (ids: Int32Array, batch: numb
   const byVar = new Map([...model.params].map(([name, v]) => [v.name, name]));
   return {
     step: (ids, batch, seq) => {
-      const { value, grads } = tf.variableGrads(() => model.loss(ids, batch, seq).loss, vars);
+      const { value, grads } = tf.variableGrads(() => model.loss({ ids, batch, seqLen: seq }).loss, vars);
       const named = new Map<string, tf.Tensor>();
       for (const [varName, g] of Object.entries(grads)) named.set(byVar.get(varName)!, g);
       const clipped = clipGradNorm(named, CLIP); // reads the global norm back
@@ -237,7 +237,7 @@ async function profileOurs(batch: number, seq: number): Promise<Breakdown> {
   const ids = randomIds(new Rng(3), batch, seq, VOCAB);
   let grads: Map<string, tf.Tensor> = new Map();
   const fwdBwd = (): tf.Scalar => {
-    const r = tf.variableGrads(() => model.loss(ids, batch, seq).loss, vars);
+    const r = tf.variableGrads(() => model.loss({ ids, batch, seqLen: seq }).loss, vars);
     grads = new Map(Object.entries(r.grads).map(([v, g]) => [byVar.get(v)!, g]));
     return r.value;
   };
@@ -332,7 +332,7 @@ async function sanity(): Promise<void> {
     const byVar = new Map([...model.params].map(([name, v]) => [v.name, name]));
     const losses: number[] = [];
     for (let i = 0; i < steps; i++) {
-      const { value, grads } = tf.variableGrads(() => model.loss(ids, batch, seq).loss, vars);
+      const { value, grads } = tf.variableGrads(() => model.loss({ ids, batch, seqLen: seq }).loss, vars);
       const clipped = clipGradNorm(new Map(Object.entries(grads).map(([v, g]) => [byVar.get(v)!, g])), CLIP);
       opt.step(clipped.grads, 3e-3);
       for (const g of new Set(clipped.grads.values())) g.dispose();
@@ -350,7 +350,7 @@ async function sanity(): Promise<void> {
     const model = createModel({ ...MODEL, max_seq_len: seq, loss_weight_backward: 0 }, { seed: 0 });
     const probe = naiveModel(seq);
     probe.assignFrom(model.params);
-    const ours = tf.tidy(() => model.loss(ids, batch, seq).loss.dataSync()[0]!);
+    const ours = tf.tidy(() => model.loss({ ids, batch, seqLen: seq }).loss.dataSync()[0]!);
     const theirs = tf.tidy(() => probe.loss(ids, batch, seq, model.config.l2r_token_id).dataSync()[0]!);
     model.dispose();
     probe.dispose();

@@ -18,7 +18,7 @@ import type { Tokenizer } from "@batgpt/tokenizer";
 import { z } from "zod";
 import { modelDims, resolveConfig, type BatGPTConfig, type BatGPTConfigInput, type HeadConfigInput, type ModelDims } from "./config.js";
 import { applyRotary, causalAttention, crossEntropy, embedding, linear, rmsNorm, rotaryTables, swiglu, tokenLogProbs as opsTokenLogProbs } from "./ops/index.js";
-import { bidirectionalLoss, directionalInput, directionScheme, type BidirectionalLoss, type Direction, type DirectionScheme } from "./bidirectional.js";
+import { bidirectionalLoss, directionalInput, directionScheme, type BidirectionalLoss, type Direction, type DirectionScheme, type DirectionWeights } from "./bidirectional.js";
 import { TokenDataError, type TokenBatch } from "./data.js";
 import { ConfigError, parseOptions } from "./options.js";
 import { headParameterSpecs, initParameters, layerParam } from "./params.js";
@@ -258,11 +258,15 @@ export class BatGPTModel {
   }
 
   /**
-   * The mean cross-entropy of a batch `[B, T]` (row-major ids) read in one direction, with
-   * optional per-target weights `[B·T]` in reading order of that direction (0 = not scored).
+   * The mean cross-entropy (nats per token) of a batch `{ ids: [B·T] row-major, batch: B,
+   * seqLen: T }` read in one direction, with optional per-target weights `[B·T]` in reading order
+   * of that direction (0 = not scored).
+   *
+   * @throws TokenDataError when the sizes do not match or an id is outside the vocabulary.
    */
-  directionLoss(ids: Int32Array, batch: number, seqLen: number, direction: Direction, weights?: Float32Array): tf.Scalar {
-    if (ids.length !== batch * seqLen) throw new Error(`ids has ${ids.length} entries, expected batch ${batch} × seqLen ${seqLen}`);
+  directionLoss(tokens: TokenBatch, direction: Direction, weights?: Float32Array): tf.Scalar {
+    const { ids, batch, seqLen } = tokens;
+    if (ids.length !== batch * seqLen) throw new TokenDataError(`ids has ${ids.length} entries, expected batch ${batch} × seqLen ${seqLen}`);
     this.checkIds(ids);
     const { input, targets } = directionalInput(ids, batch, seqLen, direction, this.startToken(direction));
     const logits = this.head(this.hidden(input, batch, seqLen, { direction }).hidden);
@@ -335,12 +339,13 @@ export class BatGPTModel {
   }
 
   /**
-   * The training loss of a batch in both directions, weighted by the config's
-   * `loss_weight_forward` / `loss_weight_backward` (see {@link bidirectionalLoss}).
+   * The bidirectional loss of a batch (see {@link bidirectionalLoss}), weighted by `weights`
+   * (default: the weights recorded in the config, `loss_weight_forward` / `loss_weight_backward`;
+   * training passes its own).
    */
-  loss(ids: Int32Array, batch: number, seqLen: number): BidirectionalLoss {
+  loss(tokens: TokenBatch, weights?: DirectionWeights): BidirectionalLoss {
     const c = this.config;
-    return bidirectionalLoss((d) => this.directionLoss(ids, batch, seqLen, d), { forward: c.loss_weight_forward, backward: c.loss_weight_backward });
+    return bidirectionalLoss((d) => this.directionLoss(tokens, d), weights ?? { forward: c.loss_weight_forward, backward: c.loss_weight_backward });
   }
 
   /**

@@ -7,7 +7,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { Tokenizer } from "@batgpt/tokenizer";
 import { z } from "zod";
-import { bidirectionalLoss, type Direction, type DirectionWeights } from "./bidirectional.js";
+import type { Direction, DirectionWeights } from "./bidirectional.js";
 import { TokenDataError, WindowLoader, validationBatches, validationWindowCount, type LoaderState, type TokenBatch, type TokenFile } from "./data.js";
 import type { BatGPTModel } from "./model.js";
 import { ConfigError, parseOptions } from "./options.js";
@@ -63,7 +63,7 @@ export interface TrainObjects {
 export function languageModelingObjective(weights: DirectionWeights): Objective<TokenBatch> {
   return {
     loss(model, batch) {
-      const r = bidirectionalLoss((d) => model.directionLoss(batch.ids, batch.batch, batch.seqLen, d), weights);
+      const r = model.loss(batch, weights);
       const metrics: Record<string, tf.Scalar> = {};
       if (r.forward) metrics["loss/forward"] = r.forward;
       if (r.backward) metrics["loss/backward"] = r.backward;
@@ -88,7 +88,7 @@ export function evaluate(model: BatGPTModel, file: TokenFile, seqLen: number, ba
   let sum = 0;
   let n = 0;
   for (const batch of validationBatches(file, { seqLen, batchSize, maxWindows: windows })) {
-    const loss = tf.tidy(() => model.directionLoss(batch.ids, batch.batch, batch.seqLen, direction).dataSync()[0]!);
+    const loss = tf.tidy(() => model.directionLoss(batch, direction).dataSync()[0]!);
     sum += loss * batch.batch;
     n += batch.batch;
   }

@@ -82,11 +82,11 @@ describe("BatGPTModel", () => {
 
   it("computes a finite bidirectional loss near log(vocab) at init, and the 1/0 weights give a causal LM", () => {
     const ids = Int32Array.from(randomIds(2, 8, tok.vocabSize, 3).flat());
-    const l = tf.tidy(() => model.loss(ids, 2, 8).loss.dataSync()[0]!);
+    const l = tf.tidy(() => model.loss({ ids, batch: 2, seqLen: 8 }).loss.dataSync()[0]!);
     expect(Math.abs(l - 2 * Math.log(tok.vocabSize))).toBeLessThan(1);
     const causal = createModel({ ...tiny, vocab_size: tok.vocabSize, loss_weight_backward: 0 }, { tokenizer: tok, seed: 1 });
     const parts = tf.tidy(() => {
-      const r = causal.loss(ids, 2, 8);
+      const r = causal.loss({ ids, batch: 2, seqLen: 8 });
       return [r.loss.dataSync()[0], r.forward?.dataSync()[0], r.backward];
     });
     expect(parts[0]).toBeCloseTo(parts[1] as number, 6);
@@ -99,7 +99,7 @@ describe("BatGPTModel", () => {
     const vars = [...model.params.values()];
     const step = () =>
       tf.tidy(() => {
-        const { value, grads } = tf.variableGrads(() => model.loss(ids, 2, 8).loss, vars);
+        const { value, grads } = tf.variableGrads(() => model.loss({ ids, batch: 2, seqLen: 8 }).loss, vars);
         value.dataSync();
         Object.values(grads).forEach((g) => g.dataSync());
       });
