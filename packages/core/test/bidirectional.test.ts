@@ -1,30 +1,23 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
-import { trainBpe, type Tokenizer } from "@batgpt/tokenizer";
-import { selectBackend } from "../src/backend.js";
+import { tiny, trainFixture } from "./train-fixture.js";
+import type { Tokenizer } from "@batgpt/tokenizer";
 import { DIRECTION_EMBEDDINGS, bidirectionalLoss, directionalInput } from "../src/bidirectional.js";
 import { saveCheckpoint } from "../src/checkpoint.js";
-import { TokenFile, tokenizeToFile } from "../src/data.js";
+import type { TokenFile } from "../src/data.js";
 import { generate } from "../src/generate.js";
 import { loadCheckpoint } from "../src/load.js";
 import { createModel } from "../src/model.js";
 import { train } from "../src/train.js";
 
-const text = Array.from({ length: 40 }, (_, i) => `床前明月光，疑是地上霜。举头望明月，低头思故乡。${i}`);
-const tiny = { hidden_size: 32, n_layer: 2, n_head: 4, num_heads_per_kv: 2, ffn_hidden_size: 48, max_seq_len: 16 };
 let tok: Tokenizer;
 let file: TokenFile;
 let dir: string;
 
 beforeAll(async () => {
-  await selectBackend({ backend: "wasm", log: false });
-  tok = await trainBpe(text, { vocabSize: 320, minFrequency: 1 });
-  dir = mkdtempSync(join(tmpdir(), "batgpt-bidir-"));
-  await tokenizeToFile(text, tok, join(dir, "train.bin"));
-  file = await TokenFile.open(join(dir, "train.bin"));
+  ({ tok, file, dir } = await trainFixture());
   return () => rmSync(dir, { recursive: true, force: true });
 });
 

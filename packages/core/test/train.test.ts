@@ -1,29 +1,22 @@
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import { trainBpe, type Tokenizer } from "@batgpt/tokenizer";
-import { selectBackend } from "../src/backend.js";
+import { tiny, trainFixture } from "./train-fixture.js";
+import type { Tokenizer } from "@batgpt/tokenizer";
 import { CheckpointError, readCheckpoint, resolveCheckpointDir } from "../src/checkpoint.js";
-import { TokenDataError, TokenFile, tokenizeToFile } from "../src/data.js";
+import { TokenDataError, TokenFile } from "../src/data.js";
 import { loadCheckpoint } from "../src/load.js";
 import { ConfigError } from "../src/options.js";
 import { createModel } from "../src/model.js";
 import { evaluate, train, TrainingError } from "../src/train.js";
 
-const text = Array.from({ length: 40 }, (_, i) => `床前明月光，疑是地上霜。举头望明月，低头思故乡。${i} The moon is bright tonight.`);
-const tiny = { hidden_size: 32, n_layer: 2, n_head: 4, num_heads_per_kv: 2, ffn_hidden_size: 48, max_seq_len: 16 };
 let tok: Tokenizer;
 let file: TokenFile;
 let dir: string;
 
 beforeAll(async () => {
-  await selectBackend({ backend: "wasm", log: false });
-  tok = await trainBpe(text, { vocabSize: 320, minFrequency: 1 });
-  dir = mkdtempSync(join(tmpdir(), "batgpt-train-"));
-  await tokenizeToFile(text, tok, join(dir, "train.bin"));
-  file = await TokenFile.open(join(dir, "train.bin"));
+  ({ tok, file, dir } = await trainFixture(" The moon is bright tonight."));
 });
 
 const base = { batchSize: 2, seqLen: 16, lr: 3e-3, warmupSteps: 2, progress: "none" as const, seed: 3 };

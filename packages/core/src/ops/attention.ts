@@ -1,38 +1,21 @@
 /**
- * Causal grouped-query attention.
+ * Causal grouped-query attention: q [B, T, H, D], k and v [B, S, KV, D] (S ≥ T) → [B·T, H·D].
  *
- * Measured with `npx tsx test/ops-microbench.ts attention decode` on the 2-core x86 build machine,
- * tfjs-backend-wasm 4.22 (single thread), process CPU time per call, median of ≥ 3 calls after
- * warm-up (the machine was shared: repeated runs moved by ±15%). Benchmark size B=16, T=S=128,
- * H=8, D=32; forward + backward of sum(out ⊙ r); 0.805 GFLOP counted as 6 products of
- * 2·B·H·T·S·D (the causal half is not subtracted):
+ * tfjs-wasm runs batched and transposed matmuls on a naive loop, about 10× slower than plain 2-D
+ * matmuls (XNNPACK), so the "pieces" formulation cuts the operands with `splitRows` (kernels.ts)
+ * into one plain 2-D matrix per (batch, KV head) group and multiplies those; the g = H/KV query
+ * heads of a group are stacked as rows, so K/V are never repeated. Small problems (groups of
+ * fewer than 16 query rows, i.e. decoding with a KV cache) lose to the per-piece overhead, so they
+ * and every backend other than wasm use the "batched" formulation (3-D `matMul`s), with the same
+ * custom gradient.
  *
- * | formulation (fwd + bwd)                                     | KV=8              | KV=2              |
- * |-------------------------------------------------------------|-------------------|-------------------|
- * | batched 3-D matMul (transposeB flag), tfjs default gradient | 322–460 ms, ~2 GF/s | 461–490 ms, 1.7 GF/s |
- * | batched 3-D matMul, custom gradient                         | 307–315 ms, 2.6 GF/s | 442–454 ms, 1.8 GF/s |
- * | **per-group 2-D matMuls ("pieces"), custom gradient**       | **81–83 ms, 9.9 GF/s** | **82–91 ms, 9.8 GF/s** |
+ * The backward pass never transposes a score-sized tensor (dKᵀ = (scale·Q)ᵀ · dS and
+ * dVᵀ = dOᵀ · P per group; the softmax backward uses δ = rowsum(dO ⊙ O) rather than
+ * rowsum(dP ⊙ P)). Masks are a precomputed additive −1e9 bias (causal [T, S], cached for S = T;
+ * key mask [B, 1, 1, S]) broadcast onto the scores, then `tf.softmax` (no `tf.where`, no `tf.exp`).
  *
- * Forward alone: pieces 30–47 ms (KV=8) and 21 ms (KV=2), batched 98–103 and 147–157 ms.
- *
- * Batched matmul on wasm is a naive loop (~2–2.7 GFLOP/s with or without transpose flags); a
- * plain 2-D `matMul` goes to XNNPACK (~25–38 GFLOP/s). "pieces" cuts the operands into one 2-D
- * matrix per (batch, KV head) group and multiplies those. Cutting was what made this slow
- * before: `tf.slice`/`split`/`unstack` on wasm copy the *whole* source out of the heap once per
- * piece; `splitRows` (kernels.ts) copies each piece once, heap to heap (0.2–0.6 ms for all 128
- * pieces of a score-sized tensor). GQA never repeats K/V: the g = H/KV query heads of a group are
- * stacked as rows, so a group is one [g·T, D] · [D, S] product (KV=2: 32 products of
- * [512, 32] · [32, 128] instead of 128 small ones). The backward pass never transposes a
- * score-sized tensor: dKᵀ = (scale·Q)ᵀ · dS and dVᵀ = dOᵀ · P per group (transposing dS instead
- * measured 2–4× slower), and the softmax backward uses δ = rowsum(dO ⊙ O) rather than
- * rowsum(dP ⊙ P). Masks are a precomputed additive −1e9 bias (causal [T, S], cached for S = T;
- * key mask [B, 1, 1, S]) broadcast onto the scores (0.3 ms, no `tf.where`), then `tf.softmax`
- * (XNNPACK, 2 ms for 2M scores; `tf.exp` is a scalar loop, 13 ms).
- *
- * Small problems lose to the per-piece overhead (forward, B=1 T=1 S=128: pieces 0.8 ms, batched
- * 0.3 ms; B=1 T=16: 0.9 vs 1.4 ms; B=4 T=64: 3.0 vs 9.7 ms), so groups of fewer than 16 query
- * rows (decoding with a KV cache) and every backend other than wasm use the batched
- * formulation, with the same custom gradient.
+ * Measurements (timings, alternatives tried, command, machine): bench/README.md, section
+ * "Measured facts behind the ops (src/ops)", subsection `attention.ts`.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { splitRows } from "./kernels.js";

@@ -1,13 +1,15 @@
 /**
- * The language-model losses: weighted mean cross-entropy and per-row target log-probabilities.
+ * The language-model losses: weighted mean cross-entropy (logits [N, V], int32 targets [N],
+ * weights [N] → scalar) and per-row target log-probabilities (→ [N]).
  *
- * Numerically stable without an `exp` pass (wasm's `Exp` is a scalar loop, ~7× slower than its
+ * Numerically stable without an `exp` pass (wasm's `Exp` is a scalar loop, much slower than its
  * XNNPACK `Softmax`): with `m = max(x)` and `p = softmax(x)`, the largest probability is
  * `p_max = 1 / Σ exp(x − m)`, so `log p(t) = (x_t − m) + log(p_max)`, a log-sum-exp whose terms
  * are all finite (`p_max ≥ 1/V`). The gradients are fused: `(softmax − onehot)` scaled per row,
- * the one-hot part added sparsely (`addAtColumns`). Measured on wasm at logits [2048, 8192]:
- * forward 35–50 ms, forward + backward 48–70 ms; `logSoftmax · onehot` with tfjs's default
- * gradient 0.6–0.9 s.
+ * the one-hot part added sparsely (`addAtColumns`).
+ *
+ * Measurements (timings, alternatives tried, command, machine): bench/README.md, section
+ * "Measured facts behind the ops (src/ops)", subsection `cross-entropy.ts`.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { addAtColumns, pickColumns } from "./kernels.js";

@@ -1,12 +1,14 @@
 /**
- * Embedding lookup with a gradient that works on every backend.
+ * Embedding lookup with a gradient that works on every backend: table [V, H], int32 ids [N] →
+ * [N, H].
  *
  * tfjs's `gather` gradient needs `UnsortedSegmentSum`, which the wasm backend lacks (it throws),
- * and wasm's `gather` itself is slow (~16 ms for 2048 rows of a [8192, 256] table). Here the
- * forward copies rows and the backward scatter-adds the rows of `dy` into a zero table, both in
- * JS over the backend's memory (see `kernels.ts`); on the tensorflow backend the backward is
- * `tf.unsortedSegmentSum`. Measured on wasm, [8192, 256] table, 2048 ids: forward 0.3–0.8 ms
- * (`tf.gather` 16–20 ms), forward + backward 5–12 ms.
+ * and wasm's `gather` itself is slow. So the forward copies rows and the backward scatter-adds the
+ * rows of `dy` into a zero table, both in JS over the backend's memory (see `kernels.ts`); on the
+ * tensorflow backend the backward is `tf.unsortedSegmentSum`.
+ *
+ * Measurements (timings, alternatives tried, command, machine): bench/README.md, section
+ * "Measured facts behind the ops (src/ops)", subsection `embedding.ts`.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { gatherRows, scatterAddRows } from "./kernels.js";

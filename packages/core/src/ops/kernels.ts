@@ -2,11 +2,11 @@
  * Row-moving kernels that the stock wasm backend does slowly or not at all, written in JS over
  * the backend's own memory and registered with `tf.registerKernel` for "wasm" and "cpu".
  *
- * Why they exist (measured on wasm, tfjs 4.22, 2-core x86):
+ * Why they exist:
  * - `tf.slice`/`tf.split`/`tf.unstack` copy the *whole* source tensor out of the wasm heap once per
- *   piece (`readSync` = `HEAPU8.slice`), so cutting a tensor into 128 pieces costs 128 full copies.
- *   {@link splitRows} copies each piece once, straight from heap to heap (~0.2 ms for 0.5M floats).
- * - `tf.gather` of 2048 rows of a [8192, 256] table takes ~16 ms; {@link gatherRows} ~0.3 ms.
+ *   piece (`readSync` = `HEAPU8.slice`), so cutting a tensor into n pieces costs n full copies.
+ *   {@link splitRows} copies each piece once, straight from heap to heap.
+ * - wasm's `tf.gather` is slow; {@link gatherRows} copies the rows directly.
  * - there is no `UnsortedSegmentSum` kernel, so `gather`'s default gradient throws;
  *   {@link scatterAddRows} accumulates rows into a fresh zero tensor.
  * - {@link pickColumns} reads one value per row (the target logit) and {@link addAtColumns} adds one
@@ -15,6 +15,9 @@
  *
  * These kernels carry no gradient of their own; the ops that use them define custom gradients.
  * On any other backend (tensorflow, webgl, …) the functions fall back to stock tf ops.
+ *
+ * Measurements (timings, alternatives tried, command, machine): bench/README.md, section
+ * "Measured facts behind the ops (src/ops)", subsection `kernels.ts`.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";

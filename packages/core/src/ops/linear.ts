@@ -1,15 +1,14 @@
 /**
- * The dense layer every projection goes through, with a gradient made only of plain 2-D matmuls.
+ * The dense layer every projection goes through, x [N, in] · w [in, out] (+ b [out]) → [N, out],
+ * with a gradient made only of plain 2-D matmuls.
  *
- * tfjs's own `matMul` gradient multiplies with the transpose flags, which the wasm backend runs on
- * a naive loop (~2 GFLOP/s); a plain `matMul(a, b)` goes to XNNPACK (~20–38 GFLOP/s). So the
- * gradient transposes its operands explicitly and multiplies them without flags, and sums the bias
- * gradient as `ones[1, N] · dy` (0.2 ms; `tf.sum(dy, 0)` transposes `dy` first, 20 ms).
+ * tfjs's own `matMul` gradient multiplies with the transpose flags, which tfjs-wasm runs on a naive
+ * loop, about 10× slower than a plain `matMul(a, b)` (XNNPACK). So the gradient transposes its
+ * operands explicitly and multiplies them without flags, and sums the bias gradient as
+ * `ones[1, N] · dy` (`tf.sum(dy, 0)` transposes `dy` first).
  *
- * Measured (`npx tsx test/ops-microbench.ts linear`, wasm, 2-core x86, CPU time, median): at
- * x [2048, 256] · w [256, 1024] + b, forward 30 ms (36 GFLOP/s); forward + backward 139–157 ms
- * (20–23 GFLOP/s over 3.2 GFLOP) with this gradient, 1.87–2.12 s (1.5–1.7 GFLOP/s) with tfjs's
- * default gradient: 12–14× faster.
+ * Measurements (timings, alternatives tried, command, machine): bench/README.md, section
+ * "Measured facts behind the ops (src/ops)", subsection `linear.ts`.
  */
 import * as tf from "@tensorflow/tfjs-core";
 

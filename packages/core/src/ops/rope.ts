@@ -1,15 +1,17 @@
 /**
- * Rotary position embeddings in the official BatGPT layout: the first `rotDim` dimensions of each
- * head are rotated as interleaved pairs (x[2i], x[2i+1]) by the angle `p·θ_i`,
- * `θ_i = base^(−2i/rotDim)`, and the remaining dimensions pass through.
+ * Rotary position embeddings in the official BatGPT layout, x [B, T, nHeads, D] → same shape: the
+ * first `rotDim` dimensions of each head are rotated as interleaved pairs (x[2i], x[2i+1]) by the
+ * angle `p·θ_i`, `θ_i = base^(−2i/rotDim)`, and the remaining dimensions pass through.
  *
  * `out = x ⊙ C + (x · P) ⊙ S`, where C and S hold cos and sin duplicated per pair (1 and 0 on the
  * pass-through dimensions) and P is the constant signed pair swap ((x·P)[2i] = −x[2i+1],
  * (x·P)[2i+1] = x[2i]). The only product is one plain 2-D matmul with K = N = headDim, and the
  * custom gradient is `dy ⊙ C − (dy ⊙ S) · P` (Pᵀ = −P), so no gradient is computed for the
- * constant P. Measured on wasm at [16, 128, 8, 32], forward + backward: 6–12 ms; splitting even
- * and odd dimensions apart (split on a [.., D/2, 2] view, concat back) with the default
- * gradient: 0.65–1.2 s.
+ * constant P; splitting even and odd dimensions apart with tfjs's default gradient is far slower
+ * on wasm.
+ *
+ * Measurements (timings, alternatives tried, command, machine): bench/README.md, section
+ * "Measured facts behind the ops (src/ops)", subsection `rope.ts`.
  */
 import * as tf from "@tensorflow/tfjs-core";
 

@@ -1,9 +1,11 @@
 /**
- * The SwiGLU gate of the MLP: `silu(gate) ⊙ up` with `silu(x) = x · σ(x)`.
+ * The SwiGLU gate of the MLP: `silu(gate) ⊙ up` with `silu(x) = x · σ(x)`; gate, up [N, F] → [N, F].
  *
- * The custom gradient (9 elementwise passes, σ computed once) measured on par with tfjs's default
- * gradient on wasm at [2048, 688] (both 15–45 ms on a shared machine); it is kept for its fixed
- * op count and finite-difference test.
+ * The custom gradient (9 elementwise passes, σ computed once) is no faster than tfjs's default
+ * gradient on wasm; it is kept for its fixed op count and finite-difference test.
+ *
+ * Measurements (timings, alternatives tried, command, machine): bench/README.md, section
+ * "Measured facts behind the ops (src/ops)", subsection `swiglu.ts`.
  */
 import * as tf from "@tensorflow/tfjs-core";
 
