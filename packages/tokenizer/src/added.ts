@@ -185,8 +185,9 @@ export class AddedTokenMatcher {
       if (t.rstrip) while (end < to && isWhiteSpace(text.charCodeAt(end))) end++;
       if (start > done) onText(done, start);
       onToken(t, start, false);
+      // as Rust's `find_matches`: the matches are those of the original text, so whitespace an
+      // rstrip swallowed can still start the next token (their spans then overlap)
       done = end;
-      if (end > at) at = end;
     }
     if (done < to) onText(done, to);
   }

@@ -85,6 +85,19 @@ describe("added tokens that are not special", () => {
     expect(Tokenizer.fromJSON(tok.toJSON()).addedTokens.find((t) => t.id === thinkId)).toMatchObject({ lstrip: true, rstrip: true });
   });
 
+  it("whitespace an rstrip swallows can still start the next added token, as Hugging Face does", () => {
+    // found by a new-user pass: tokens "x" (rstrip) and " y"; before, " y" was lost inside the stripped space
+    const json = structuredClone(base);
+    json.added_tokens.push({ id: 600, content: "x", ...FLAGS, rstrip: true, special: false }, { id: 601, content: " y", ...FLAGS, special: false });
+    const tok = Tokenizer.fromJSON(json);
+    expect(tok.encode("x  y")).toEqual([600, 601]);
+    expect(hfIds(json, "x  y")).toEqual([600, 601]);
+    // Rust's `find_matches` finds the matches in the original text, then widens them, so the
+    // spans may overlap: "x" (rstrip) and " y" both stay tokens. (Hugging Face's JavaScript port
+    // gives [600, 121] here; we follow the Rust library, the reference.)
+    expect(tok.encode("x y")).toEqual([600, 601]);
+  });
+
   it("single_word matches only outside words, as Hugging Face tokenizers (Rust) does", () => {
     const j = structuredClone(base);
     j.added_tokens.push({ id: 700, content: "cat", ...FLAGS, single_word: true, special: false });
