@@ -21,7 +21,7 @@ import { applyRotary, causalAttention, crossEntropy, embedding, linear, rmsNorm,
 import { bidirectionalLoss, directionalInput, directionScheme, type BidirectionalLoss, type Direction, type DirectionScheme, type DirectionWeights } from "./bidirectional.js";
 import { TokenDataError, type TokenBatch } from "./data.js";
 import { ConfigError, parseOptions } from "./options.js";
-import { headParameterSpecs, initParameters, layerParam } from "./params.js";
+import { headParameterSpecs, initParameter, initParameters, layerParam } from "./params.js";
 import { Rng } from "./rng.js";
 
 /** Per-layer keys and values of the tokens read so far, for incremental decoding. */
@@ -287,10 +287,7 @@ export class BatGPTModel {
     if (name in this.cfg.heads) throw new ConfigError(`the model already has a head named ${JSON.stringify(name)}`);
     const config = resolveConfig({ ...this.cfg, heads: { ...this.cfg.heads, [name]: head } });
     const rng = new Rng(options.seed ?? 0);
-    for (const spec of headParameterSpecs(name, config.heads[name]!, config.hidden_size)) {
-      const values = spec.kind === "bias" ? new Float32Array(spec.shape[0]!) : rng.normals(spec.shape[0]! * spec.shape[1]!, config.initializer_range);
-      this.params.set(spec.name, tf.tidy(() => tf.variable(tf.tensor(values, spec.shape, "float32"), true)));
-    }
+    for (const spec of headParameterSpecs(name, config.heads[name]!, config.hidden_size)) this.params.set(spec.name, initParameter(config, spec, rng));
     this.cfg = config;
   }
 

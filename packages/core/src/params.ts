@@ -86,20 +86,24 @@ export function decays(spec: ParamSpec): boolean {
  */
 export function initParameters(c: BatGPTConfig, rng: Rng): Map<string, tf.Variable> {
   const params = new Map<string, tf.Variable>();
-  for (const spec of parameterSpecs(c)) {
-    const size = spec.shape.reduce((a, b) => a * b, 1);
-    let values: Float32Array;
-    if (spec.kind === "norm") values = new Float32Array(size).fill(1);
-    else if (spec.kind === "bias") values = new Float32Array(size);
-    else {
-      const residual = spec.name.endsWith("self_attention.dense.weight") || spec.name.endsWith("mlp.dense_4h_to_h.weight");
-      values = rng.normals(size, c.initializer_range / (residual ? Math.sqrt(2 * c.n_layer) : 1));
-    }
-    const initial = tf.tensor(values, spec.shape, "float32");
-    params.set(spec.name, tf.variable(initial, true));
-    initial.dispose();
-  }
+  for (const spec of parameterSpecs(c)) params.set(spec.name, initParameter(c, spec, rng));
   return params;
+}
+
+/** One fresh trainable parameter drawn from `rng` by {@link initParameters}'s rule. */
+export function initParameter(c: BatGPTConfig, spec: ParamSpec, rng: Rng): tf.Variable {
+  const size = spec.shape.reduce((a, b) => a * b, 1);
+  let values: Float32Array;
+  if (spec.kind === "norm") values = new Float32Array(size).fill(1);
+  else if (spec.kind === "bias") values = new Float32Array(size);
+  else {
+    const residual = spec.name.endsWith("self_attention.dense.weight") || spec.name.endsWith("mlp.dense_4h_to_h.weight");
+    values = rng.normals(size, c.initializer_range / (residual ? Math.sqrt(2 * c.n_layer) : 1));
+  }
+  const initial = tf.tensor(values, spec.shape, "float32");
+  const v = tf.variable(initial, true);
+  initial.dispose();
+  return v;
 }
 
 /** Zero-filled parameters of a config, to be overwritten (e.g. by a checkpoint). */

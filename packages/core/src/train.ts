@@ -84,7 +84,7 @@ export function evaluate(model: BatGPTModel, file: TokenFile, seqLen: number, ba
   if (direction !== "forward" && direction !== "backward") {
     throw new ConfigError(`evaluate: direction must be "forward" or "backward", got ${JSON.stringify(direction)}`);
   }
-  checkVocab(model, file, "validation");
+  checkValidation(model, file, seqLen, batchSize, windows);
   let sum = 0;
   let n = 0;
   for (const batch of validationBatches(file, { seqLen, batchSize, maxWindows: windows })) {
@@ -92,8 +92,15 @@ export function evaluate(model: BatGPTModel, file: TokenFile, seqLen: number, ba
     sum += loss * batch.batch;
     n += batch.batch;
   }
-  if (n === 0) throw new TokenDataError(`the validation file ${file.path ?? "(in memory)"} has no window of ${seqLen} tokens (it holds ${file.length})`);
   return sum / n;
+}
+
+/** A validation file must fit the model's vocabulary and hold at least one window of `seqLen` tokens. */
+function checkValidation(model: BatGPTModel, file: TokenFile, seqLen: number, batchSize: number, windows: number): void {
+  checkVocab(model, file, "validation");
+  if (validationWindowCount(file, { seqLen, batchSize, maxWindows: windows }) === 0) {
+    throw new TokenDataError(`the validation file ${file.path ?? "(in memory)"} has no window of ${seqLen} tokens (it holds ${file.length})`);
+  }
 }
 
 /** A token file whose vocabulary is larger than the model's can hold ids the model cannot embed. */
@@ -124,12 +131,7 @@ export async function train(objects: TrainObjects, config: TrainConfig): Promise
   if (seqLen > model.config.max_seq_len) throw new ConfigError(`invalid training options: seqLen ${seqLen} is longer than the model's max_seq_len ${model.config.max_seq_len}`);
   // data that cannot serve the whole run is refused before the first step, not after the last
   checkVocab(model, file, "train");
-  if (validation) {
-    checkVocab(model, validation, "validation");
-    if (validationWindowCount(validation, { seqLen, batchSize: cfg.batchSize, maxWindows: cfg.evalWindows }) === 0) {
-      throw new TokenDataError(`the validation file ${validation.path ?? "(in memory)"} has no window of ${seqLen} tokens (it holds ${validation.length})`);
-    }
-  }
+  if (validation) checkValidation(model, validation, seqLen, cfg.batchSize, cfg.evalWindows);
   const loader = new WindowLoader(file, { seqLen, batchSize: cfg.batchSize, mode: cfg.dataMode, rng: new Rng(cfg.seed) });
   const { batchSize, evalWindows, seed: _seed, dataMode: _mode, seqLen: _seqLen, lossWeightForward, lossWeightBackward, ...trainerConfig } = cfg;
   return runTrainer(

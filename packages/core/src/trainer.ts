@@ -20,7 +20,7 @@ import { appendFileSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import type { Tokenizer } from "@batgpt/tokenizer";
-import { createProgress, progressModeSchema } from "@batgpt/utils";
+import { createProgress, pathExists, progressModeSchema } from "@batgpt/utils";
 import { z } from "zod";
 import { assignWeights, CHECKPOINT_FILES, CheckpointError, readCheckpoint, resolveCheckpointDir, saveCheckpoint } from "./checkpoint.js";
 import type { BatGPTModel } from "./model.js";
@@ -185,7 +185,7 @@ export async function runTrainer<B>(objects: TrainerObjects<B>, config: TrainerC
   const vars = [...model.params.values()].filter((v) => v.trainable);
   if (vars.length === 0) throw new ConfigError("every parameter of the model is frozen: nothing to train");
   const resumeDir = cfg.resume && cfg.checkpointDir ? await resolveCheckpointDir(cfg.checkpointDir) : undefined;
-  if (resumeDir !== undefined && !(await hasTrainerState(resumeDir))) {
+  if (resumeDir !== undefined && !(await pathExists(join(resumeDir, CHECKPOINT_FILES.state)))) {
     throw new CheckpointError(
       `${join(resumeDir, CHECKPOINT_FILES.state)} is missing: ${resumeDir} holds a checkpoint without trainer state, so it cannot be resumed ` +
         "(to train from its weights, load it with loadCheckpoint and train into another checkpointDir)",
@@ -326,14 +326,6 @@ export async function runTrainer<B>(objects: TrainerObjects<B>, config: TrainerC
   }
   const secs = (performance.now() - runStart) / 1000;
   return { step, history, evals, tokensPerSecond: runTokens / secs };
-}
-
-async function hasTrainerState(dir: string): Promise<boolean> {
-  const { access } = await import("node:fs/promises");
-  return access(join(dir, CHECKPOINT_FILES.state)).then(
-    () => true,
-    () => false,
-  );
 }
 
 /**
