@@ -15,7 +15,7 @@
 import { join } from "node:path";
 import { prepareCorpus, readDocuments, type CorpusDocument, type PreparedCorpus } from "@batgpt/datasets";
 import { Tokenizer, trainBpe } from "@batgpt/tokenizer";
-import { progress } from "./lib/progress.js";
+import { createProgress } from "@batgpt/utils";
 import { findRun, isMain, runDir, startRun, writeManifest } from "./lib/runs.js";
 import { printTokenizerReport, type TokenizerReport } from "./lib/tokenizer-report.js";
 
@@ -64,7 +64,7 @@ export async function tokenizer(options: TokenizerOptions = {}): Promise<Tokeniz
   // converted to Simplified characters, plus English prose from the Brown corpus. The split
   // into train and validation is deterministic (a seeded hash of each document's id), and the
   // files are cached under .cache/ so the second run starts at once.
-  const prep = progress("corpus", "docs");
+  const prep = await createProgress("corpus", { unit: "docs", intervalMs: 2000 });
   const corpus = await prepareCorpus({ maxChineseBytes, maxEnglishBytes, onProgress: (e) => prep.update(e.done, e.total, { step: e.stage }) });
   prep.stop();
   const { train, val } = corpus.manifest.splits;
@@ -85,7 +85,7 @@ export async function tokenizer(options: TokenizerOptions = {}): Promise<Tokeniz
   // alone, so merges learn phrases like 明月 rather than "，明"), counts pairs once, and then
   // keeps the counts up to date as merges are made. 8192 = 256 bytes + merges + 9 specials.
   startRun(dir);
-  const bar = progress("train", "merges");
+  const bar = await createProgress("train", { unit: "merges", intervalMs: 2000 });
   const t0 = performance.now();
   async function* trainTexts() {
     for await (const doc of readDocuments(corpus.train.jsonl)) yield doc.text;
@@ -118,7 +118,7 @@ export async function tokenizer(options: TokenizerOptions = {}): Promise<Tokeniz
 
   // ## 5. Hand it on
   // The manifest is written last: a run that stopped halfway is never reused.
-  writeManifest(dir, { example: NAME, config, headline: report, files: { tokenizer: "tokenizer.json" }, finishedAt: new Date().toISOString() });
+  await writeManifest(dir, { example: NAME, config, headline: report, files: { tokenizer: "tokenizer.json" }, finishedAt: new Date().toISOString() });
   return { tok, corpus, config, report, paths, reused: false };
 }
 

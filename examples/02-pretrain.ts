@@ -177,7 +177,7 @@ export async function pretrain(options: PretrainOptions = {}): Promise<PretrainO
     backend: backend.name,
   };
   const files = { checkpoint: "checkpoint", train: "train.bin", validation: "val.bin", metrics: "bidirectional.jsonl" };
-  writeManifest(dir, { example: NAME, config, headline, files, finishedAt: new Date().toISOString() });
+  await writeManifest(dir, { example: NAME, config, headline, files, finishedAt: new Date().toISOString() });
   return { headline, config, paths, reused: false };
 }
 

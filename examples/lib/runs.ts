@@ -5,7 +5,8 @@
  * options it needs; it is reused only when the manifest says it was made with exactly those
  * options and every file it lists is there, and otherwise the earlier step runs first.
  */
-import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync } from "node:fs";
+import { writeFileAtomic } from "@batgpt/utils";
 import { isDeepStrictEqual } from "node:util";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -52,15 +53,12 @@ export function startRun(dir: string, stale: readonly string[] = []): void {
 }
 
 /**
- * Write `manifest.json` into `dir` (to a temp file, then renamed), after everything it lists:
- * a run that stopped halfway has no manifest and is never reused.
+ * Write `manifest.json` into `dir` atomically (`writeFileAtomic` of `@batgpt/utils`), after
+ * everything it lists: a run that stopped halfway has no manifest and is never reused.
  */
-export function writeManifest<C, H>(dir: string, manifest: RunManifest<C, H>): string {
-  mkdirSync(dir, { recursive: true });
+export async function writeManifest<C, H>(dir: string, manifest: RunManifest<C, H>): Promise<string> {
   const path = join(dir, "manifest.json");
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(manifest, null, 2) + "\n");
-  renameSync(tmp, path);
+  await writeFileAtomic(path, JSON.stringify(manifest, null, 2) + "\n");
   return path;
 }
 
