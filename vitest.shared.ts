@@ -15,6 +15,9 @@ export function packageVitestConfig(name: string, configUrl: string): ViteUserCo
     },
     test: {
       include: ["test/**/*.test.ts"],
+      // training runs one replica unless a test asks for workers: each worker thread costs a second
+      // or two to start, and most tests train tiny models many times
+      env: { BATGPT_WORKERS: process.env.BATGPT_WORKERS ?? "1" },
       testTimeout: 120_000,
       hookTimeout: 120_000,
       reporters: ["default", "json"],

@@ -20,7 +20,7 @@
  */
 import { availableParallelism, cpus, totalmem } from "node:os";
 import * as tf from "@tensorflow/tfjs-core";
-import { AdamW, Rng, clipGradNorm, countParameters, createModel, flopsPerToken, selectBackend, type BatGPTConfigInput, type BatGPTModel } from "@batgpt/core";
+import { AdamW, Rng, TokenFile, clipGradNorm, countParameters, createModel, flopsPerToken, selectBackend, train, type BatGPTConfigInput, type BatGPTModel } from "@batgpt/core";
 import { bestOf, matmulPeak, type MatmulPeak } from "./lib/matmul-peak.js";
 import { NaiveGPT } from "./lib/naive-gpt.js";
 import { median, round } from "./lib/timing.js";
@@ -47,6 +47,7 @@ if (flag("help")) {
       "  --naive-warmup=1 --naive-steps=2   naive, wasm (warm-up at batch 2)",
       "  --cpu-batch=1 --cpu-steps=1        cpu section; --no-cpu skips it",
       "  --no-naive --no-profile",
+      "  --workers=N --workers-warmup=2 --workers-steps=4   data-parallel section (default N: the cores); --no-workers skips it",
     ].join("\n"),
   );
   process.exit(0);
@@ -64,6 +65,10 @@ const opts = {
   cpu: !flag("no-cpu") && !quick,
   naive: !flag("no-naive"),
   profile: !flag("no-profile"),
+  workers: num("workers", availableParallelism()),
+  workersWarmup: num("workers-warmup", quick ? 1 : 2),
+  workersSteps: num("workers-steps", quick ? 2 : 4),
+  scaling: !flag("no-workers"),
 };
 
 const wallStart = performance.now();
@@ -176,6 +181,38 @@ function benchNaive(label: string, batch: number, seq: number, warmup: number, s
   });
   naive.dispose();
   return { tokensPerSec: (batch * seq) / t.stepSec, stepSec: t.stepSec, stepsSec: t.stepsSec, positionsPerStep: batch * seq, losses: t.losses };
+}
+
+// ---- data parallelism: the shared trainer with 1 and N replicas ----
+
+interface ScalingRun {
+  workers: number;
+  /** Median of the trainer's tokens_per_second over the timed steps (batch·seq per step: each token once). */
+  tokensPerSec: number;
+  stepsSec: number[];
+  losses: number[];
+}
+
+/**
+ * `train()` (the shared trainer, bidirectional loss, AdamW, clipping) on a token file of seeded
+ * random ids, `warmup` + `steps` optimizer steps with `workers` replicas; the timed steps are the
+ * last `steps`. Worker start-up happens before the first step and is not timed.
+ */
+async function benchTrainer(workers: number, batch: number, seq: number, warmup: number, steps: number): Promise<ScalingRun> {
+  const rng = new Rng(11);
+  const file = TokenFile.fromTokens(randomIds(rng, 64, 1024, VOCAB), VOCAB);
+  const model = createModel({ ...MODEL, max_seq_len: seq }, { seed: 0 });
+  const records: { tps: number; sec: number; loss: number }[] = [];
+  await train(
+    { model, data: file, callbacks: { onStep: (m) => {
+      records.push({ tps: m.tokens_per_second, sec: m.tokens / m.tokens_per_second, loss: m.loss });
+      log(`trainer, ${workers} worker(s), ${m.step <= warmup ? "warm-up" : "step"} ${m.step}/${warmup + steps}: ${(m.tokens / m.tokens_per_second).toFixed(2)} s, loss ${m.loss.toFixed(4)}`);
+    } } },
+    { steps: warmup + steps, batchSize: batch, seqLen: seq, lr: LR, clipNorm: CLIP, warmupSteps: 0, seed: 1, progress: "none", workers },
+  );
+  model.dispose();
+  const timed = records.slice(warmup);
+  return { workers, tokensPerSec: median(timed.map((r) => r.tps)), stepsSec: timed.map((r) => round(r.sec, 3)), losses: records.map((r) => round(r.loss, 4)) };
 }
 
 // ---- where a step of ours spends its time ----
@@ -401,6 +438,15 @@ async function main(): Promise<void> {
   const peak = bestOf(peakRounds);
   log(`ours: ${round(bidir.tokensPerSec, 1)} positions/s (${round(gflops, 2)} GFLOP/s) bidirectional; ${round(fwd.tokensPerSec, 1)} (${round(fwdGflops, 2)} GFLOP/s) forward only`);
 
+  // the shared trainer on 1 and N replicas, same config, same run
+  let scaling: { one: ScalingRun; many: ScalingRun } | undefined;
+  if (opts.scaling && opts.workers > 1) {
+    const one = await benchTrainer(1, batch, seq, opts.workersWarmup, opts.workersSteps);
+    const many = await benchTrainer(opts.workers, batch, seq, opts.workersWarmup, opts.workersSteps);
+    scaling = { one, many };
+    log(`trainer: ${round(one.tokensPerSec, 1)} tokens/s on 1 replica, ${round(many.tokensPerSec, 1)} on ${opts.workers}: scaling ${round(many.tokensPerSec / one.tokensPerSec, 3)}`);
+  }
+
   // naive
   let naive: OursResult | undefined;
   if (opts.naive) {
@@ -444,7 +490,7 @@ async function main(): Promise<void> {
 
   const peakGflops = peak.weightedGflops;
   const result = {
-    tokensPerSec: round(bidir.tokensPerSec, 1),
+    positionsPerSec: round(bidir.tokensPerSec, 1),
     gflops: round(gflops, 2),
     peakGflops: round(peakGflops, 2),
     mfu: round(gflops / peakGflops, 3),
@@ -454,6 +500,9 @@ async function main(): Promise<void> {
     forwardOnlyTokensPerSec: round(fwd.tokensPerSec, 1),
     forwardOnlyGflops: round(fwdGflops, 2),
     forwardOnlyMfu: round(fwdGflops / peakGflops, 3),
+    workers: scaling ? opts.workers : 1,
+    scaling: scaling ? round(scaling.many.tokensPerSec / scaling.one.tokensPerSec, 3) : null,
+    workersTokensPerSec: scaling ? { one: round(scaling.one.tokensPerSec, 1), many: round(scaling.many.tokensPerSec, 1) } : null,
     config: {
       model: { ...config, parameters: params },
       batch,
@@ -461,8 +510,13 @@ async function main(): Promise<void> {
       tokenIds: "uniform random ids from Rng(1), fresh every step",
       flopsPerPosition: { forward: flops.forward, training: flops.training },
       ours: "@batgpt/core: tf.variableGrads(model.loss) + clipGradNorm(1) + AdamW.step, loss read back each step",
-      tokensPerSec: "ours, default bidirectional loss: positions per second = batch·seq·2 directions / median step time",
-      gflops: "flopsPerToken(config, seqLen).training × tokensPerSec",
+      positionsPerSec: "ours, default bidirectional loss: positions per second = batch·seq·2 directions / median step time",
+      gflops: "flopsPerToken(config, seqLen).training × positionsPerSec",
+      workers:
+        "the shared trainer (train(): bidirectional loss, clipping, AdamW) on random ids with 1 replica and with `workers` replicas " +
+        "(this thread + worker threads, each on its own wasm backend), same config, one after the other in this run: " +
+        "tokens per second = batch·seq / step time (each token once), median over the timed steps; scaling = N replicas / 1",
+      workerSteps: scaling ? { warmup: opts.workersWarmup, timed: opts.workersSteps, one: scaling.one, many: scaling.many } : null,
       peakGflops:
         "FLOP-weighted mean (total FLOPs / total time) of plain 2-D wasm tf.matMul (no transpose flags) at the shapes in peakShapes: " +
         "per shape the median of 5 runs, the faster of 2 rounds (before and after the runs of ours)",

@@ -301,6 +301,26 @@ export interface TokenBatch {
   seqLen: number;
 }
 
+/**
+ * Cut a batch into at most `parts` batches of consecutive rows, as even as can be (the first
+ * `batch mod parts` get one row more); no empty batch. Each holds a copy of its rows (a view
+ * would carry the whole buffer to a worker thread).
+ *
+ * @throws TokenDataError when `parts` is not an integer ≥ 1.
+ */
+export function splitTokenBatch(batch: TokenBatch, parts: number): TokenBatch[] {
+  if (!Number.isSafeInteger(parts) || parts < 1) throw new TokenDataError(`splitTokenBatch: parts must be an integer >= 1, got ${parts}`);
+  const n = Math.min(parts, batch.batch);
+  const out: TokenBatch[] = [];
+  let row = 0;
+  for (let i = 0; i < n; i++) {
+    const rows = Math.floor(batch.batch / n) + (i < batch.batch % n ? 1 : 0);
+    out.push({ ids: batch.ids.slice(row * batch.seqLen, (row + rows) * batch.seqLen), batch: rows, seqLen: batch.seqLen });
+    row += rows;
+  }
+  return out;
+}
+
 /** How {@link WindowLoader} picks windows. */
 export type LoaderMode = "random" | "epoch";
 

@@ -20,7 +20,7 @@ export { runTrainer, trainerConfigSchema } from "./trainer.js";
 export type { TrainerConfig, TrainerObjects, TrainerResult, DataSource, Objective, ObjectiveOutput, StepRecord, EvalRecord } from "./trainer.js";
 export type { TrainConfig, TrainObjects } from "./train.js";
 export { languageModelingObjective } from "./train.js";
-export { tokenizeToFile, TokenFile, WindowLoader, validationBatches, validationWindowCount, TokenDataError } from "./data.js";
+export { tokenizeToFile, TokenFile, WindowLoader, splitTokenBatch, validationBatches, validationWindowCount, TokenDataError } from "./data.js";
 export type { TokenBatch, LoaderState, LoaderMode, WindowLoaderOptions, ValidationOptions, TokenizeToFileOptions, TokenizeResult } from "./data.js";
 export { AdamW, GradAccumulator, clipGradNorm, globalNorm, gradsByName, disposeGrads } from "./optimizer.js";
 export type { AdamWOptions, ClipResult, GradMap } from "./optimizer.js";
@@ -38,3 +38,5 @@ export type { CheckpointParts, ReadCheckpointResult, CheckpointModel } from "./c
 export { resolveCheckpointDir, readCheckpointOptionsSchema, CHECKPOINT_FILES } from "./checkpoint.js";
 export type { ReadCheckpointOptions } from "./checkpoint.js";
 export { SafetensorsError, MAX_TENSOR_ELEMENTS } from "./safetensors.js";
+export { ReplicaPool, resolveWorkers, activeReplicaWorkers, workersSchema, replicaPoolOptionsSchema, WORKERS_ENV } from "./replicas.js";
+export type { ReplicaSpec, ReplicaPoolOptions, ReplicaGenerateOptions, ReplicaTraining, Shard, ShardResult } from "./replicas.js";

@@ -8,7 +8,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { Tokenizer } from "@batgpt/tokenizer";
 import { z } from "zod";
 import type { Direction, DirectionWeights } from "./bidirectional.js";
-import { TokenDataError, WindowLoader, validationBatches, validationWindowCount, type LoaderState, type TokenBatch, type TokenFile } from "./data.js";
+import { TokenDataError, WindowLoader, splitTokenBatch, validationBatches, validationWindowCount, type LoaderState, type TokenBatch, type TokenFile } from "./data.js";
 import type { BatGPTModel } from "./model.js";
 import { ConfigError, parseOptions } from "./options.js";
 import { Rng } from "./rng.js";
@@ -62,6 +62,9 @@ export interface TrainObjects {
  */
 export function languageModelingObjective(weights: DirectionWeights): Objective<TokenBatch> {
   return {
+    // each shard's loss is a mean over its tokens, so its weight is its token count
+    split: (batch, parts) => splitTokenBatch(batch, parts).map((b) => ({ batch: b, weight: b.batch * b.seqLen })),
+    replica: { module: import.meta.url, export: "languageModelingObjective", options: { forward: weights.forward, backward: weights.backward } },
     loss(model, batch) {
       const r = model.loss(batch, weights);
       const metrics: Record<string, tf.Scalar> = {};

@@ -26,6 +26,7 @@ import { assignWeights, CHECKPOINT_FILES, CheckpointError, readCheckpoint, resol
 import type { BatGPTModel } from "./model.js";
 import { AdamW, GradAccumulator, clipGradNorm, disposeGrads, globalNorm, gradsByName, OPTIMIZER_DEFAULTS, type GradMap } from "./optimizer.js";
 import { ConfigError, parseOptions } from "./options.js";
+import { ReplicaPool, resolveWorkers, workersSchema, type ReplicaSpec, type Shard } from "./replicas.js";
 import { makeSchedule } from "./schedule.js";
 
 /**
@@ -70,6 +71,13 @@ export const trainerConfigSchema = z
     metricsPath: z.string().optional(),
     /** Show progress: a bar on a terminal, JSON lines every few seconds otherwise (`"auto"`). */
     progress: progressModeSchema.default("auto"),
+    /**
+     * Data-parallel replicas, counting this thread: N − 1 worker threads each compute the
+     * gradient of their share of every batch and apply the same update (replicas.ts). `"auto"`:
+     * `BATGPT_WORKERS`, else the number of cores — and 1 when the objective cannot run in a
+     * worker (it has no `split` and `replica`). 1 trains in this thread only.
+     */
+    workers: workersSchema.default("auto"),
   })
   .strict();
 
@@ -107,6 +115,14 @@ export interface Objective<B> {
   loss(model: BatGPTModel, batch: B): ObjectiveOutput;
   /** Tokens in a batch (for `tokens_per_second`). */
   tokens(batch: B): number;
+  /**
+   * Cut a batch into at most `parts` shards for data-parallel replicas, each with its weight in
+   * the batch's loss, so that `loss(batch) = Σ wᵢ · loss(shardᵢ) / Σ wᵢ` (for a mean over
+   * tokens, wᵢ is the shard's token count). Needed, with `replica`, to train on several workers.
+   */
+  split?(batch: B, parts: number): { batch: B; weight: number }[];
+  /** How a worker thread builds this same objective (a module URL, an export, JSON options). */
+  replica?: ReplicaSpec;
 }
 
 /** The objects a run trains with (the knobs are the separate {@link TrainerConfig}). */
@@ -116,8 +132,12 @@ export interface TrainerObjects<B> {
   objective: Objective<B>;
   /** Saved into checkpoints. */
   tokenizer?: Tokenizer;
-  /** Extra evaluation: named numbers (`eval/…`), run every `evalEvery` steps and at the end. */
-  evaluate?: (model: BatGPTModel) => Record<string, number> | Promise<Record<string, number>>;
+  /**
+   * Extra evaluation: named numbers (`eval/…`), run every `evalEvery` steps and at the end.
+   * `replicas` holds the run's replicas with the current weights: `replicas.generate(prompts, …)`
+   * samples on every worker at once (it needs `tokenizer`).
+   */
+  evaluate?: (model: BatGPTModel, context: { replicas: ReplicaPool }) => Record<string, number> | Promise<Record<string, number>>;
   callbacks?: {
     /** After every optimizer step. */
     onStep?: (m: StepRecord) => void;
@@ -155,6 +175,8 @@ export interface TrainerResult {
   evals: EvalRecord[];
   /** Mean tokens per second over the steps of this run. */
   tokensPerSecond: number;
+  /** Data-parallel replicas the run used (1: this thread only). */
+  workers: number;
 }
 
 /** Training stopped for a reason the user must see (a non-finite loss or gradient). */
@@ -184,6 +206,11 @@ export async function runTrainer<B>(objects: TrainerObjects<B>, config: TrainerC
   const schedule = makeSchedule({ peak: cfg.lr, warmupSteps, totalSteps: cfg.steps, minRatio: cfg.minLrRatio });
   const vars = [...model.params.values()].filter((v) => v.trainable);
   if (vars.length === 0) throw new ConfigError("every parameter of the model is frozen: nothing to train");
+  const parallel = objective.split !== undefined && objective.replica !== undefined;
+  if (!parallel && typeof cfg.workers === "number" && cfg.workers > 1) {
+    throw new ConfigError(`workers: ${cfg.workers} needs an objective that can run in worker threads (with split and replica); this one has neither, so use workers: 1`);
+  }
+  const workers = parallel ? resolveWorkers(cfg.workers) : 1;
   const resumeDir = cfg.resume && cfg.checkpointDir ? await resolveCheckpointDir(cfg.checkpointDir) : undefined;
   if (resumeDir !== undefined && !(await pathExists(join(resumeDir, CHECKPOINT_FILES.state)))) {
     throw new CheckpointError(
@@ -219,19 +246,30 @@ export async function runTrainer<B>(objects: TrainerObjects<B>, config: TrainerC
     mkdirSync(dirname(cfg.metricsPath), { recursive: true });
     appendFileSync(cfg.metricsPath, `${JSON.stringify(record)}\n`);
   };
-  const progress = await createProgress("train", { mode: cfg.progress, total: cfg.steps, start: step, unit: "steps" });
+  let pool: ReplicaPool;
+  try {
+    pool = await ReplicaPool.start(
+      model,
+      { workers, ...(tokenizer ? { tokenizer } : {}) },
+      workers > 1 ? { objective: objective.replica!, optimizer, trainable: [...model.params].filter(([, v]) => v.trainable).map(([n]) => n) } : undefined,
+    );
+  } catch (err) {
+    optimizer.dispose();
+    throw err;
+  }
+  const progress = await createProgress(workers > 1 ? `train ×${workers}` : "train", { mode: cfg.progress, total: cfg.steps, start: step, unit: "steps" });
   const history: StepRecord[] = [];
   const evals: EvalRecord[] = [];
   const runEval = async (): Promise<void> => {
     if (!evaluate) return;
-    const m: EvalRecord = { step, ...(await evaluate(model)) };
+    const m: EvalRecord = { step, ...(await evaluate(model, { replicas: pool })) };
     evals.push(m);
     log({ type: "eval", ...m });
     onEval?.(m);
     progress.log({ type: "eval", ...m });
   };
 
-  const accumulator = cfg.gradAccumulation > 1 ? new GradAccumulator() : undefined;
+  const accumulator = cfg.gradAccumulation > 1 && workers === 1 ? new GradAccumulator() : undefined;
   const runStart = performance.now();
   let runTokens = 0;
   const stopped = (what: string, detail = ""): TrainingError =>
@@ -249,9 +287,14 @@ export async function runTrainer<B>(objects: TrainerObjects<B>, config: TrainerC
       let tokens = 0;
       const metricSums: Record<string, number> = {};
       let grads: GradMap | undefined;
+      const shards: Shard<B>[][] = Array.from({ length: workers }, () => []);
       for (let micro = 0; micro < cfg.gradAccumulation; micro++) {
         const batch = data.next();
         tokens += objective.tokens(batch);
+        if (workers > 1) {
+          deal(objective.split!(batch, workers), shards, cfg.gradAccumulation);
+          continue;
+        }
         let parts: Record<string, tf.Scalar> = {};
         const { value, grads: named } = tf.variableGrads(() => {
           const out = objective.loss(model, batch);
@@ -274,7 +317,17 @@ export async function runTrainer<B>(objects: TrainerObjects<B>, config: TrainerC
         if (accumulator) accumulator.add(g);
         else grads = g;
       }
-      if (accumulator) {
+      if (workers > 1) {
+        // every replica's Σ coef·∇loss, summed: the mean over micro-batches, as the accumulator's
+        const r = await pool.gradients(objective, shards);
+        grads = r.grads;
+        if (!Number.isFinite(r.loss)) {
+          disposeGrads(grads);
+          throw stopped(`the loss became ${r.loss}`);
+        }
+        lossSum = r.loss * cfg.gradAccumulation;
+        for (const [k, v] of Object.entries(r.metrics)) metricSums[k] = v * cfg.gradAccumulation;
+      } else if (accumulator) {
         grads = accumulator.mean();
         accumulator.reset();
       }
@@ -292,8 +345,12 @@ export async function runTrainer<B>(objects: TrainerObjects<B>, config: TrainerC
         disposeGrads(grads!);
         throw stopped(`the gradient norm became ${gradNorm}`, ` (loss ${(lossSum / k).toPrecision(4)})`);
       }
-      optimizer.step(grads!, lr);
-      disposeGrads(grads!);
+      try {
+        if (workers > 1) await pool.step(grads!, lr);
+        else optimizer.step(grads!, lr);
+      } finally {
+        disposeGrads(grads!);
+      }
       step++;
       const dt = (performance.now() - t0) / 1000;
       runTokens += tokens;
@@ -322,10 +379,27 @@ export async function runTrainer<B>(objects: TrainerObjects<B>, config: TrainerC
   } finally {
     progress.stop();
     accumulator?.dispose();
+    await pool.close();
     optimizer.dispose();
   }
   const secs = (performance.now() - runStart) / 1000;
-  return { step, history, evals, tokensPerSecond: runTokens / secs };
+  return { step, history, evals, tokensPerSecond: runTokens / secs, workers };
+}
+
+/**
+ * Deal a micro-batch's shards to the replicas (shard j to replica j mod N), each with its share
+ * `wⱼ / (W · gradAccumulation)` of the step's loss. Shards of weight 0 carry nothing and are skipped.
+ *
+ * @throws TrainingError when the shards' weights do not sum to a finite number > 0.
+ */
+function deal<B>(parts: { batch: B; weight: number }[], shards: Shard<B>[][], gradAccumulation: number): void {
+  const total = parts.reduce((s, p) => s + p.weight, 0);
+  if (!(total > 0) || !Number.isFinite(total) || parts.some((p) => !(p.weight >= 0))) {
+    throw new TrainingError(`the objective's split gave shard weights [${parts.map((p) => p.weight).join(", ")}]: each must be >= 0 and their sum finite and > 0`);
+  }
+  parts.forEach((p, j) => {
+    if (p.weight > 0) shards[j % shards.length]!.push({ batch: p.batch, coef: p.weight / (total * gradAccumulation) });
+  });
 }
 
 /**

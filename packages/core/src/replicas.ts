@@ -1,0 +1,506 @@
+/**
+ * Data parallelism over `worker_threads`: every core busy on the embedded wasm backend.
+ *
+ * tfjs-backend-wasm runs one thread under Node (its threaded build cannot start its pthread
+ * workers there; DESIGN.md "Using every core"), so more cores means more replicas of the model.
+ * A {@link ReplicaPool} holds N replicas: this thread's model (replica 0, the one the caller
+ * sees, saves and evaluates) and N − 1 workers, each with its own wasm backend and its own copy
+ * of the weights and the AdamW moments. One optimizer step (as PyTorch's DistributedDataParallel):
+ *
+ * 1. this thread cuts the step's micro-batches into shards (`Objective.split`) and hands them out;
+ * 2. every replica computes `Σ coef · ∇loss(shard)` over its shards and writes it into its slot of
+ *    a `SharedArrayBuffer` (no copy through messages);
+ * 3. this thread sums the slots in a fixed order, clips the global norm and writes the step's
+ *    gradient into a shared buffer;
+ * 4. every replica applies the same AdamW update from that buffer, so the weights stay identical
+ *    (the same float32 ops on the same inputs in the same wasm binary).
+ *
+ * The same workers generate: {@link ReplicaPool.generate} spreads batched prompts over them.
+ * Workers end with {@link ReplicaPool.close}, which the trainer calls in a `finally` (after an
+ * error as after success); a worker lives in this process, so it also ends when the process does
+ * (Ctrl-C).
+ */
+import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { dirname, join } from "node:path";
+import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
+import { Worker } from "node:worker_threads";
+import * as tf from "@tensorflow/tfjs-core";
+import type { Tokenizer } from "@batgpt/tokenizer";
+import { z } from "zod";
+import type { BatGPTConfig } from "./config.js";
+import { generate, type GenerateOptions, type Generation } from "./generate.js";
+import type { BatGPTModel } from "./model.js";
+import { disposeGrads, gradsByName, type AdamW, type GradMap } from "./optimizer.js";
+import { ConfigError, parseOptions } from "./options.js";
+import { splitmix64 } from "./rng.js";
+import type { Objective } from "./trainer.js";
+
+/** The environment variable that sets the number of replicas when no option does. */
+export const WORKERS_ENV = "BATGPT_WORKERS";
+
+/** How many replicas: a count ≥ 1 (counting this thread), or `"auto"`. */
+export const workersSchema = z.union([z.number().int().positive(), z.literal("auto")]);
+
+/**
+ * The number of replicas to run: an explicit count wins; `"auto"` (or nothing) reads
+ * `BATGPT_WORKERS`, and without it takes `os.availableParallelism()` (the cores this process
+ * may use). 1 means no worker threads.
+ *
+ * @throws ConfigError when `BATGPT_WORKERS` is not a positive integer or `"auto"`.
+ */
+export function resolveWorkers(workers: number | "auto" = "auto"): number {
+  if (workers !== "auto") return parseOptions(workersSchema, workers, "workers") as number;
+  const env = process.env[WORKERS_ENV]?.trim();
+  if (env !== undefined && env !== "" && env !== "auto") {
+    const n = Number(env);
+    if (!Number.isSafeInteger(n) || n < 1) throw new ConfigError(`${WORKERS_ENV} must be a positive integer or "auto", got ${JSON.stringify(env)}`);
+    return n;
+  }
+  return availableParallelism();
+}
+
+/**
+ * How a worker rebuilds an objective: it imports `module` (a URL, usually the defining module's
+ * `import.meta.url`) and calls its export `export` with `options` (plain JSON, copied to the
+ * worker). An objective that carries one (with `split`) can run on replicas.
+ */
+export interface ReplicaSpec {
+  module: string;
+  export: string;
+  options?: unknown;
+}
+
+/** One shard of a batch and its weight in the step's gradient. */
+export interface Shard<B> {
+  batch: B;
+  /** `w_i / (W · gradAccumulation)`: the share of the step's loss this shard carries. */
+  coef: number;
+}
+
+/** What one replica computed for its shards. */
+export interface ShardResult {
+  /** `Σ coef · loss(shard)`. */
+  loss: number;
+  /** `Σ coef · metric(shard)` for each named metric. */
+  metrics: Record<string, number>;
+}
+
+/** Parameters a replica trains, in slot order: where each lives in a flat gradient buffer. */
+export interface SlotLayout {
+  names: string[];
+  shapes: number[][];
+  /** Start of each parameter in the flat buffer, in float32 elements. */
+  offsets: number[];
+  /** Float32 elements in all. */
+  size: number;
+}
+
+/** The flat layout of `names` (their shapes read from `params`). */
+export function slotLayout(params: ReadonlyMap<string, tf.Variable>, names: readonly string[]): SlotLayout {
+  const shapes: number[][] = [];
+  const offsets: number[] = [];
+  let size = 0;
+  for (const name of names) {
+    const p = params.get(name)!;
+    shapes.push([...p.shape]);
+    offsets.push(size);
+    size += p.size;
+  }
+  return { names: [...names], shapes, offsets, size };
+}
+
+/**
+ * `Σ coef · ∇loss(shard)` over `shards` (as one GradMap the caller owns, holding only the
+ * parameters that got a gradient), with `Σ coef · loss` and the metrics. The work of one replica
+ * in one step; this thread and the workers run the same function.
+ */
+export async function shardGradients<B>(
+  model: BatGPTModel,
+  objective: Objective<B>,
+  vars: tf.Variable[],
+  shards: readonly Shard<B>[],
+): Promise<ShardResult & { grads: GradMap }> {
+  let loss = 0;
+  const metrics: Record<string, number> = {};
+  const sums: GradMap = new Map();
+  try {
+    for (const { batch, coef } of shards) {
+      let parts: Record<string, tf.Scalar> = {};
+      const { value, grads: named } = tf.variableGrads(() => {
+        const out = objective.loss(model, batch);
+        parts = Object.fromEntries(Object.entries(out.metrics ?? {}).map(([k, t]) => [k, tf.keep(tf.clone(t))]));
+        return out.loss;
+      }, vars);
+      const g = gradsByName(model.params, named);
+      try {
+        loss += coef * (await value.data())[0]!;
+        for (const [k, t] of Object.entries(parts)) metrics[k] = (metrics[k] ?? 0) + coef * (await t.data())[0]!;
+        for (const [name, t] of g) {
+          const prev = sums.get(name);
+          sums.set(name, tf.tidy(() => (prev ? tf.add(prev, tf.mul(t, coef)) : tf.mul(t, coef))));
+          prev?.dispose();
+        }
+      } finally {
+        value.dispose();
+        for (const t of Object.values(parts)) t.dispose();
+        disposeGrads(g);
+      }
+    }
+  } catch (err) {
+    disposeGrads(sums);
+    throw err;
+  }
+  return { loss, metrics, grads: sums };
+}
+
+/** Write `grads` into a flat slot (zeros where a parameter got no gradient); set `present[i]`. */
+export async function writeSlot(layout: SlotLayout, grads: ReadonlyMap<string, tf.Tensor>, slot: Float32Array, present: Uint8Array): Promise<void> {
+  for (let i = 0; i < layout.names.length; i++) {
+    const g = grads.get(layout.names[i]!);
+    const at = layout.offsets[i]!;
+    if (g) slot.set((await g.data()) as Float32Array, at);
+    else slot.fill(0, at, layout.offsets[i + 1] ?? layout.size);
+    present[i] = g ? 1 : 0;
+  }
+}
+
+/** Tensors of the parameters marked in `present`, read from a flat slot. */
+export function readSlot(layout: SlotLayout, slot: Float32Array, present: Uint8Array): GradMap {
+  const out: GradMap = new Map();
+  for (let i = 0; i < layout.names.length; i++) {
+    if (!present[i]) continue;
+    const at = layout.offsets[i]!;
+    const size = layout.shapes[i]!.reduce((a, b) => a * b, 1);
+    out.set(layout.names[i]!, tf.tensor(slot.slice(at, at + size), layout.shapes[i]!, "float32"));
+  }
+  return out;
+}
+
+/** Options of {@link ReplicaPool.start}. */
+export const replicaPoolOptionsSchema = z
+  .object({
+    /** Replicas counting this thread (see {@link resolveWorkers}); 1 starts no worker. */
+    workers: workersSchema.default("auto"),
+    /** Needed by {@link ReplicaPool.generate}. */
+    tokenizer: z.custom<Tokenizer>((t) => typeof t === "object" && t !== null && "toJSON" in t, "must be a Tokenizer").optional(),
+  })
+  .strict();
+
+/** Options of {@link ReplicaPool.start}. */
+export type ReplicaPoolOptions = z.input<typeof replicaPoolOptionsSchema>;
+
+/** Options of {@link ReplicaPool.generate}: {@link generate}'s, less the ones that cannot cross threads, plus the chunk size. */
+export type ReplicaGenerateOptions = Omit<GenerateOptions, "rng" | "onToken" | "signal"> & {
+  /** Prompts per batched `generate` call (default 8). Chunks are dealt to replicas in turn. */
+  batchSize?: number;
+};
+
+/** What the trainer hands a pool so that workers can train. */
+export interface ReplicaTraining {
+  objective: ReplicaSpec;
+  optimizer: AdamW;
+  /** Names of the parameters that train (the rest are frozen in every replica). */
+  trainable: string[];
+}
+
+type Reply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: { name: string; message: string; stack?: string } };
+
+let liveWorkers = 0;
+
+/** Worker threads of replica pools now alive in this process (0 once every pool is closed). */
+export function activeReplicaWorkers(): number {
+  return liveWorkers;
+}
+
+/** The worker's entry: the compiled `.js` next to this file, or the `.ts` source under a TS loader (tests). */
+function spawn(workerData: unknown): Worker {
+  const here = import.meta.url;
+  if (here.endsWith(".ts")) {
+    // running from source (vitest, tsx): start the worker through tsx's loader
+    const pkg = createRequire(here).resolve("tsx/package.json");
+    const api = (JSON.parse(readFileSync(pkg, "utf8")) as { exports: Record<string, { import: { default: string } }> }).exports["./esm/api"]!.import.default;
+    const tsx = pathToFileURL(join(dirname(pkg), api)).href;
+    const entry = new URL("./replica-worker.ts", here).href;
+    const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
+    return new Worker(boot, { eval: true, workerData });
+  }
+  return new Worker(new URL("./replica-worker.js", here), { workerData });
+}
+
+/** A replica's error as the caller sees it: the worker's name and message, and which replica. */
+function replicaError(replica: number, e: { name: string; message: string; stack?: string }): Error {
+  const err = new Error(`${e.message} (in replica ${replica}, a worker thread)`);
+  err.name = e.name;
+  if (e.stack) err.stack = `${err.name}: ${err.message}\n${e.stack.split("\n").slice(1).join("\n")}`;
+  return err;
+}
+
+/** Plain copies of tensors, by name. */
+async function plain(tensors: Iterable<[string, tf.Tensor]>): Promise<Record<string, Float32Array>> {
+  const out: Record<string, Float32Array> = {};
+  for (const [name, t] of tensors) out[name] = (await t.data()) as Float32Array;
+  return out;
+}
+
+/**
+ * N replicas of a model: this thread's `model` and N − 1 worker threads, each with its own wasm
+ * backend and its own copy of the weights. Start one with {@link ReplicaPool.start}; always
+ * {@link ReplicaPool.close} it (`try … finally`).
+ *
+ * @example
+ * ```ts
+ * const pool = await ReplicaPool.start(model, { workers: 2, tokenizer: tok });
+ * try {
+ *   const samples = await pool.generate(prompts, { temperature: 0.8, seed: 1 });
+ * } finally {
+ *   await pool.close();
+ * }
+ * ```
+ */
+export class ReplicaPool {
+  private readonly workers: Worker[] = [];
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; replica: number }>();
+  private nextId = 1;
+  private closed = false;
+  private failure: Error | undefined;
+  private layout: SlotLayout | undefined;
+  private gradBuffer: SharedArrayBuffer | undefined;
+  private presentBuffer: SharedArrayBuffer | undefined;
+  private optimizer: AdamW | undefined;
+
+  private constructor(
+    /** Replica 0: the caller's model, in this thread. */
+    readonly model: BatGPTModel,
+    /** Replicas, counting this thread. */
+    readonly size: number,
+    private readonly tokenizer: Tokenizer | undefined,
+  ) {}
+
+  /**
+   * Start `workers − 1` worker threads, each with a copy of `model`'s weights (and, for training,
+   * the objective and the optimizer's moments). The backend of the workers is this thread's.
+   *
+   * @throws ConfigError for a bad option; the error of a worker that fails to start (all are then stopped).
+   */
+  static async start(model: BatGPTModel, options: ReplicaPoolOptions = {}, training?: ReplicaTraining): Promise<ReplicaPool> {
+    const o = parseOptions(replicaPoolOptionsSchema, options, "replica pool options");
+    const n = resolveWorkers(o.workers);
+    const pool = new ReplicaPool(model, n, o.tokenizer);
+    if (n === 1) return pool;
+    try {
+      const weights = await plain(model.params);
+      const common: Record<string, unknown> = {
+        backend: tf.getBackend(),
+        config: model.config satisfies BatGPTConfig,
+        weights,
+        shapes: Object.fromEntries([...model.params].map(([name, v]) => [name, [...v.shape]])),
+        tokenizer: o.tokenizer ? JSON.stringify(o.tokenizer.toJSON()) : null,
+      };
+      if (training) {
+        const opt = training.optimizer;
+        pool.optimizer = opt;
+        pool.layout = slotLayout(model.params, training.trainable);
+        pool.gradBuffer = new SharedArrayBuffer(n * pool.layout.size * 4);
+        pool.presentBuffer = new SharedArrayBuffer(n * pool.layout.names.length);
+        common["training"] = {
+          objective: training.objective,
+          layout: pool.layout,
+          gradBuffer: pool.gradBuffer,
+          presentBuffer: pool.presentBuffer,
+          adamw: { lr: opt.lr, beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps, weightDecay: opt.weightDecay, decay: [...model.params.keys()].filter((k) => opt.decays(k)) },
+          moments: await plain(opt.state()),
+          stepCount: opt.stepCount,
+        };
+      }
+      const ready: Promise<unknown>[] = [];
+      for (let r = 1; r < n; r++) {
+        const w = spawn({ replica: r, replicas: n });
+        liveWorkers++;
+        pool.workers.push(w);
+        w.on("message", (m: Reply) => pool.settle(m));
+        w.on("error", (err) => pool.fail(replicaError(r, { name: err.name, message: err.message, ...(err.stack ? { stack: err.stack } : {}) })));
+        w.on("exit", (code) => {
+          liveWorkers--;
+          if (!pool.closed) pool.fail(new Error(`replica ${r} (a worker thread) exited with code ${code}`));
+        });
+        ready.push(pool.call(r, "init", common));
+      }
+      await Promise.all(ready);
+    } catch (err) {
+      await pool.close();
+      throw err;
+    }
+    return pool;
+  }
+
+  private settle(m: Reply): void {
+    const p = this.pending.get(m.id);
+    if (!p) return;
+    this.pending.delete(m.id);
+    if (m.ok) p.resolve(m.result);
+    else p.reject(replicaError(p.replica, m.error));
+  }
+
+  /** The first failure wins; every call waiting on a worker rejects with it. */
+  private fail(err: Error): void {
+    this.failure ??= err;
+    for (const [id, p] of this.pending) {
+      this.pending.delete(id);
+      p.reject(this.failure);
+    }
+  }
+
+  private call(replica: number, type: string, payload: unknown): Promise<unknown> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.closed) return Promise.reject(new Error("the replica pool is closed"));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, replica });
+      this.workers[replica - 1]!.postMessage({ id, type, payload });
+    });
+  }
+
+  /**
+   * One data-parallel step's gradients: `shards[r]` go to replica r (replica 0 is this thread).
+   * Returns the summed gradient `Σ_r Σ coef · ∇loss` (tensors the caller owns, only the
+   * parameters that got one) and the summed loss and metrics.
+   *
+   * @throws the first error of any replica.
+   */
+  async gradients<B>(objective: Objective<B>, shards: Shard<B>[][]): Promise<ShardResult & { grads: GradMap }> {
+    const layout = this.layout;
+    if (!layout || !this.gradBuffer || !this.presentBuffer) throw new Error("this replica pool was not started for training");
+    if (shards.length !== this.size) throw new RangeError(`gradients: expected shards for ${this.size} replicas, got ${shards.length}`);
+    const remote = shards.slice(1).map((s, i) => this.call(i + 1, "gradients", s) as Promise<ShardResult>);
+    const vars = layout.names.map((n) => this.model.params.get(n)!);
+    let own: Awaited<ReturnType<typeof shardGradients<B>>>;
+    try {
+      own = await shardGradients(this.model, objective, vars, shards[0]!);
+    } catch (err) {
+      await Promise.allSettled(remote);
+      throw err;
+    }
+    let results: ShardResult[];
+    try {
+      results = await Promise.all(remote);
+    } catch (err) {
+      disposeGrads(own.grads);
+      throw err;
+    }
+    // sum in a fixed order, in float64, rounded once: every run with the same shards sums the same
+    const P = layout.size;
+    const total = new Float64Array(P);
+    const present = new Uint8Array(layout.names.length);
+    for (let i = 0; i < layout.names.length; i++) {
+      const g = own.grads.get(layout.names[i]!);
+      if (!g) continue;
+      present[i] = 1;
+      total.set((await g.data()) as Float32Array, layout.offsets[i]);
+    }
+    disposeGrads(own.grads);
+    const flags = new Uint8Array(this.presentBuffer);
+    const K = layout.names.length;
+    for (let r = 1; r < this.size; r++) {
+      const slot = new Float32Array(this.gradBuffer, r * P * 4, P);
+      for (let i = 0; i < K; i++) {
+        if (!flags[r * K + i]) continue;
+        present[i] = 1;
+        const at = layout.offsets[i]!;
+        const end = layout.offsets[i + 1] ?? P;
+        for (let j = at; j < end; j++) total[j]! += slot[j]!;
+      }
+    }
+    const grads: GradMap = new Map();
+    for (let i = 0; i < K; i++) {
+      if (!present[i]) continue;
+      const at = layout.offsets[i]!;
+      grads.set(layout.names[i]!, tf.tensor(Float32Array.from(total.subarray(at, layout.offsets[i + 1] ?? P)), layout.shapes[i]!, "float32"));
+    }
+    const loss = results.reduce((s, r) => s + r.loss, own.loss);
+    const metrics = { ...own.metrics };
+    for (const r of results) for (const [k, v] of Object.entries(r.metrics)) metrics[k] = (metrics[k] ?? 0) + v;
+    return { loss, metrics, grads };
+  }
+
+  /**
+   * Apply one AdamW step with `grads` (the step's final gradient, after clipping) at `lr` in
+   * every replica: this thread's optimizer and each worker's, so the weights stay identical.
+   */
+  async step(grads: ReadonlyMap<string, tf.Tensor>, lr: number): Promise<void> {
+    const layout = this.layout;
+    if (!layout || !this.gradBuffer || !this.presentBuffer || !this.optimizer) throw new Error("this replica pool was not started for training");
+    // slot 0 of the shared buffer carries the step's gradient to the workers
+    const slot = new Float32Array(this.gradBuffer, 0, layout.size);
+    const present = new Uint8Array(this.presentBuffer, 0, layout.names.length);
+    await writeSlot(layout, grads, slot, present);
+    const remote = this.workers.map((_, i) => this.call(i + 1, "step", { lr }));
+    this.optimizer.step(grads, lr);
+    await Promise.all(remote);
+  }
+
+  /**
+   * Generate from many prompts on every replica at once. Prompts are cut in order into chunks of
+   * `batchSize`, chunk j is sampled with its own seed (drawn from `seed` and j), and chunks are
+   * dealt to replicas in turn, so the result is the same for any number of replicas. Results come
+   * back in prompt order.
+   *
+   * @throws ConfigError without a tokenizer, for `rng`, `onToken` or `signal` (they cannot cross
+   *   threads), or a bad option; the first error of any replica.
+   */
+  async generate(prompts: string[], options: ReplicaGenerateOptions = {}): Promise<Generation[]> {
+    const tok = this.tokenizer;
+    if (!tok) throw new ConfigError("ReplicaPool.generate needs the pool started with a tokenizer");
+    for (const key of ["rng", "onToken", "signal"]) {
+      if (key in options) throw new ConfigError(`invalid generate options: ${key} cannot be used across worker threads`);
+    }
+    const { batchSize = 8, seed = 0, ...rest } = options;
+    if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new ConfigError(`invalid generate options: batchSize must be an integer >= 1, got ${batchSize}`);
+    if (!Number.isSafeInteger(seed)) throw new ConfigError(`invalid generate options: seed must be a safe integer, got ${seed}`);
+    if (!Array.isArray(prompts) || prompts.length === 0) throw new ConfigError("ReplicaPool.generate needs a non-empty array of prompts");
+    const chunks: { prompts: string[]; options: GenerateOptions }[] = [];
+    const seeds = splitmix64(BigInt(seed), Math.ceil(prompts.length / batchSize));
+    for (let j = 0; j * batchSize < prompts.length; j++) {
+      chunks.push({ prompts: prompts.slice(j * batchSize, (j + 1) * batchSize), options: { ...rest, seed: seeds[j]! % Number.MAX_SAFE_INTEGER } });
+    }
+    const mine = chunks.filter((_, j) => j % this.size === 0);
+    const remote = this.workers.map((_, i) => this.call(i + 1, "generate", chunks.filter((_, j) => j % this.size === i + 1)) as Promise<Generation[][]>);
+    let own: Generation[][];
+    try {
+      own = [];
+      for (const c of mine) own.push(await generate(this.model, tok, c.prompts, c.options));
+    } catch (err) {
+      await Promise.allSettled(remote);
+      throw err;
+    }
+    const theirs = await Promise.all(remote);
+    const out: Generation[] = [];
+    for (let j = 0; j < chunks.length; j++) {
+      const r = j % this.size;
+      const k = Math.floor(j / this.size);
+      out.push(...(r === 0 ? own[k]! : theirs[r - 1]![k]!));
+    }
+    return out;
+  }
+
+  /** Copy this thread's weights to every worker (after changing the model outside the pool). */
+  async syncWeights(): Promise<void> {
+    if (this.workers.length === 0) return;
+    const weights = await plain(this.model.params);
+    await Promise.all(this.workers.map((_, i) => this.call(i + 1, "weights", weights)));
+  }
+
+  /** Each worker's weights (for checks: they equal this thread's after every step). */
+  async workerWeights(): Promise<Record<string, Float32Array>[]> {
+    return (await Promise.all(this.workers.map((_, i) => this.call(i + 1, "read", null)))) as Record<string, Float32Array>[];
+  }
+
+  /** Stop every worker (idempotent). Calls still waiting reject. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.fail(new Error("the replica pool was closed"));
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
