@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { VERSE_FORM_NAMES } from "./verse.js";
+import type { VerseForm } from "./verse.js";
 
 /** The language of a corpus document. */
 export type Language = "zh" | "en";
@@ -18,6 +20,8 @@ export interface CorpusDocument {
   title?: string;
   /** Author, when the source has one. */
   author?: string;
+  /** The regular-verse form (`五言绝句`, …), in a corpus made with `subset: "regular-verse"`. */
+  form?: VerseForm;
   /** The text: lines separated by `\n`, never a blank line, no leading/trailing whitespace. */
   text: string;
 }
@@ -29,6 +33,7 @@ export const corpusDocumentSchema = z.strictObject({
   lang: z.enum(["zh", "en"]),
   title: z.string().optional(),
   author: z.string().optional(),
+  form: z.enum(VERSE_FORM_NAMES).optional(),
   text: z.string(),
 });
 

@@ -1,8 +1,17 @@
 import { parseOptions, progressModeSchema, type ProgressMode } from "@batgpt/utils";
 import { z } from "zod";
 import { DatasetError } from "./errors.js";
-import { CHINESE_SOURCE_IDS, DEFAULT_CHINESE_SOURCES } from "./sources.js";
+import { CHINESE_SOURCE_IDS, DEFAULT_CHINESE_SOURCES, VERSE_SOURCE_IDS } from "./sources.js";
 import type { ChineseSourceId } from "./sources.js";
+
+/**
+ * What `prepareCorpus` keeps: `all` (every document of the sources) or `regular-verse` (only the
+ * quatrains and regulated poems of the Tang and Song collections, in the verse layout).
+ */
+export const CORPUS_SUBSETS = ["all", "regular-verse"] as const;
+
+/** One of {@link CORPUS_SUBSETS}. */
+export type CorpusSubset = (typeof CORPUS_SUBSETS)[number];
 
 /**
  * What `prepareCorpus` reports while it works: to `onProgress`, and as a JSON line when
@@ -32,13 +41,20 @@ export const corpusOptionsSchema = z
     cacheDir: z.string().min(1).optional(),
     /** Script of the Chinese text: `simplified` (converted with OpenCC) or `traditional`. */
     script: z.enum(["simplified", "traditional"]).default("simplified"),
-    /** Chinese collections to read; default Tang poems, Song ci, Analects, primers, Shijing. */
-    sources: z
-      .array(z.enum(CHINESE_SOURCE_IDS))
-      .default(() => [...DEFAULT_CHINESE_SOURCES])
-      .transform((ids) => CHINESE_SOURCE_IDS.filter((id) => ids.includes(id))),
-    /** Add the English Brown corpus. */
-    includeEnglish: z.boolean().default(true),
+    /**
+     * `"all"` (the default) keeps every document; `"regular-verse"` keeps only the regular verse
+     * (绝句 and 律诗 of five or seven characters a line) of `tang` and `songshi`, each as a verse
+     * document `《title》form` + one couplet a line, and changes the defaults of `sources`
+     * (`["tang", "songshi"]`) and `includeEnglish` (`false`).
+     */
+    subset: z.enum(CORPUS_SUBSETS).default("all"),
+    /**
+     * Chinese collections to read; default Tang poems, Song ci, Analects, primers, Shijing
+     * (with `subset: "regular-verse"`: Tang and Song poems, and only those may be chosen).
+     */
+    sources: z.array(z.enum(CHINESE_SOURCE_IDS)).optional(),
+    /** Add the English Brown corpus; default true (with `subset: "regular-verse"`: false). */
+    includeEnglish: z.boolean().optional(),
     /** Cap on the Chinese text, in UTF-8 bytes of output text (train + val). Default: no cap. */
     maxChineseBytes: byteCap.optional(),
     /** Cap on the English text, in UTF-8 bytes of output text (train + val). Default: no cap. */
@@ -63,6 +79,19 @@ export const corpusOptionsSchema = z
       .custom<(event: ProgressEvent) => void>((v) => typeof v === "function", { message: "expected a function" })
       .optional(),
   })
+  .refine((o) => o.subset !== "regular-verse" || (o.sources ?? []).every((id) => (VERSE_SOURCE_IDS as readonly string[]).includes(id)), {
+    message: `the regular-verse subset reads only the poem collections ${VERSE_SOURCE_IDS.join(" and ")}`,
+    path: ["sources"],
+  })
+  .transform(({ sources, includeEnglish, ...rest }) => {
+    const verse = rest.subset === "regular-verse";
+    const ids: readonly ChineseSourceId[] = sources ?? (verse ? VERSE_SOURCE_IDS : DEFAULT_CHINESE_SOURCES);
+    return {
+      ...rest,
+      sources: CHINESE_SOURCE_IDS.filter((id) => ids.includes(id)),
+      includeEnglish: includeEnglish ?? !verse,
+    };
+  })
   .refine((o) => o.sources.length > 0 || o.includeEnglish, {
     message: "nothing to read: sources is empty and includeEnglish is false",
     path: ["sources"],
@@ -74,6 +103,7 @@ export type CorpusOptions = z.input<typeof corpusOptionsSchema>;
 /** Options after validation, with defaults filled in. */
 export interface ResolvedCorpusOptions {
   cacheDir?: string;
+  subset: CorpusSubset;
   script: "simplified" | "traditional";
   sources: ChineseSourceId[];
   includeEnglish: boolean;

