@@ -13,7 +13,7 @@
  * smaller corpus into its own folder.
  */
 import { join } from "node:path";
-import { prepareCorpus, readDocuments, type CorpusDocument, type PreparedCorpus } from "@batgpt/datasets";
+import { prepareCorpus, readDocuments, type CorpusDocument, type CorpusSubset, type PreparedCorpus } from "@batgpt/datasets";
 import { Tokenizer, trainBpe } from "@batgpt/tokenizer";
 import { createProgress } from "@batgpt/utils";
 import { findRun, isMain, runDir, startRun, writeManifest } from "./lib/runs.js";
@@ -29,6 +29,12 @@ export interface TokenizerOptions {
   maxChineseBytes?: number;
   /** Cap on the English text, UTF-8 bytes (train + validation). Default: the whole default corpus. */
   maxEnglishBytes?: number;
+  /**
+   * Which documents: `"all"` (the default corpus: poems, ci, classics, primers and English prose)
+   * or `"regular-verse"` (Tang and Song quatrains and regulated verse with their titles and forms,
+   * as example 02 pretrains on).
+   */
+  subset?: CorpusSubset;
   /** Output folder. Default `runs/01-tokenizer/`. */
   dir?: string;
   /** Reuse an earlier run in `dir` made with the same options on the same corpus, instead of training. Default false. */
@@ -40,6 +46,7 @@ export interface TokenizerConfig {
   vocabSize: number;
   maxChineseBytes: number | null;
   maxEnglishBytes: number | null;
+  subset: CorpusSubset;
   /** The prepared corpus's key (a hash of its options, data and library versions). */
   corpusKey: string;
 }
@@ -57,7 +64,7 @@ export interface TokenizerOutput {
 
 /** Prepare the corpus, train the tokenizer, save it and report what it learned. */
 export async function tokenizer(options: TokenizerOptions = {}): Promise<TokenizerOutput> {
-  const { vocabSize = 8192, maxChineseBytes, maxEnglishBytes, dir = runDir(NAME), reuse = false } = options;
+  const { vocabSize = 8192, maxChineseBytes, maxEnglishBytes, subset = "all", dir = runDir(NAME), reuse = false } = options;
 
   // ## 1. The corpus
   // Tang poems, Song ci, the Analects, the Shijing and children's primers from `chinese-poetry`,
@@ -65,13 +72,13 @@ export async function tokenizer(options: TokenizerOptions = {}): Promise<Tokeniz
   // into train and validation is deterministic (a seeded hash of each document's id), and the
   // files are cached under .cache/ so the second run starts at once.
   const prep = await createProgress("corpus", { unit: "docs", intervalMs: 2000 });
-  const corpus = await prepareCorpus({ maxChineseBytes, maxEnglishBytes, onProgress: (e) => prep.update(e.done, e.total, { step: e.stage }) });
+  const corpus = await prepareCorpus({ subset, maxChineseBytes, maxEnglishBytes, onProgress: (e) => prep.update(e.done, e.total, { step: e.stage }) });
   prep.stop();
   const { train, val } = corpus.manifest.splits;
   console.log(`corpus: ${corpus.dir}`);
   console.log(`  train ${(train.bytes / 1e6).toFixed(1)} MB in ${train.documents} docs (${train.zh.documents} Chinese, ${train.en.documents} English), validation ${val.documents} docs`);
 
-  const config: TokenizerConfig = { vocabSize, maxChineseBytes: maxChineseBytes ?? null, maxEnglishBytes: maxEnglishBytes ?? null, corpusKey: corpus.manifest.key };
+  const config: TokenizerConfig = { vocabSize, maxChineseBytes: maxChineseBytes ?? null, maxEnglishBytes: maxEnglishBytes ?? null, subset, corpusKey: corpus.manifest.key };
   const paths = { dir, tokenizer: join(dir, "tokenizer.json"), manifest: join(dir, "manifest.json") };
   const earlier = reuse ? findRun<TokenizerConfig, TokenizerReport>(dir, NAME, config) : undefined;
   if (earlier) {

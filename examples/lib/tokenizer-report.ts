@@ -47,7 +47,8 @@ export function longestChineseTokens(tok: Tokenizer, n: number): string[] {
 export interface TokenizerReport {
   vocabSize: number;
   bytesPerTokenZh: number;
-  bytesPerTokenEn: number;
+  /** Null when the corpus has no English (the regular-verse subset). */
+  bytesPerTokenEn: number | null;
   trainSeconds: number;
   trainMB: number;
 }
@@ -64,13 +65,13 @@ export function printTokenizerReport(
   const report: TokenizerReport = {
     vocabSize: tok.vocabSize,
     bytesPerTokenZh: round(bytesPerToken(tok, zh)),
-    bytesPerTokenEn: round(bytesPerToken(tok, en)),
+    bytesPerTokenEn: en.length === 0 ? null : round(bytesPerToken(tok, en)),
     trainSeconds: round(trainSeconds),
     trainMB: round(trainBytes / 1e6),
   };
   console.log(`\nvocabulary: ${tok.vocabSize} tokens (256 bytes, ${tok.vocabSize - 256 - tok.specialTokens.size} merges, ${tok.specialTokens.size} special)`);
   console.log(`trained on ${report.trainMB} MB in ${report.trainSeconds} s`);
-  console.log(`held-out compression: Chinese ${report.bytesPerTokenZh} bytes/token (${zh.length} docs), English ${report.bytesPerTokenEn} bytes/token (${en.length} docs)`);
+  console.log(`held-out compression: Chinese ${report.bytesPerTokenZh} bytes/token (${zh.length} docs)` + (en.length > 0 ? `, English ${report.bytesPerTokenEn} bytes/token (${en.length} docs)` : ""));
   console.log(`  (a Han character is 3 bytes: ${round(report.bytesPerTokenZh / 3)} characters per token)`);
   console.log(`longest Chinese tokens: ${longestChineseTokens(tok, 12).join(" ")}`);
   console.log("a few held-out lines, cut into tokens:");

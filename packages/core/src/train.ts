@@ -11,8 +11,9 @@ import type { Direction, DirectionWeights } from "./bidirectional.js";
 import { TokenDataError, WindowLoader, splitTokenBatch, validationBatches, validationWindowCount, type LoaderState, type TokenBatch, type TokenFile } from "./data.js";
 import type { BatGPTModel } from "./model.js";
 import { ConfigError, parseOptions } from "./options.js";
+import type { ReplicaPool } from "./replicas.js";
 import { Rng } from "./rng.js";
-import { runTrainer, trainerConfigSchema, type EvalRecord, type Objective, type StepRecord, type TrainerResult } from "./trainer.js";
+import { runTrainer, trainerConfigSchema, type EvalRecord, type Objective, type StepRecord, type TrainerObjects, type TrainerResult } from "./trainer.js";
 
 export { TrainingError } from "./trainer.js";
 
@@ -49,6 +50,11 @@ export interface TrainObjects {
   validation?: TokenFile;
   /** Saved into checkpoints. */
   tokenizer?: Tokenizer;
+  /**
+   * More numbers for each evaluation (e.g. `eval/form_rate` from samples), merged with the
+   * validation losses; `replicas.generate` samples on every worker (see the shared trainer).
+   */
+  evaluate?: TrainerObjects<TokenBatch>["evaluate"];
   callbacks?: {
     onStep?: (m: StepRecord) => void;
     onEval?: (m: EvalRecord) => void;
@@ -116,9 +122,11 @@ function checkVocab(model: BatGPTModel, file: TokenFile, role: string): void {
 }
 
 /**
- * Pretrain a model: `train({ model, data, validation, tokenizer, callbacks }, config)`. Each step
- * logs `loss`, `loss/forward`, `loss/backward`, `grad_norm`, `learning_rate`,
- * `tokens_per_second`; each evaluation `eval/loss_forward` and `eval/loss_backward`.
+ * Pretrain a model: `train({ model, data, validation, tokenizer, evaluate, callbacks }, config)`.
+ * Each step logs `loss`, `loss/forward`, `loss/backward`, `grad_norm`, `learning_rate`,
+ * `tokens_per_second`; each evaluation `eval/loss_forward` and `eval/loss_backward` (with a
+ * validation file) and whatever `evaluate` returns. With `workers` > 1 (the default on a machine
+ * with several cores) the steps run data-parallel over worker threads (replicas.ts).
  *
  * @throws ConfigError for bad knobs; TokenDataError for data that cannot serve the run (checked
  *   before the first step); CheckpointError for a resume that does not fit; TrainingError when
@@ -129,7 +137,7 @@ export async function train(objects: TrainObjects, config: TrainConfig): Promise
     throw new ConfigError("train takes the objects and the knobs apart: train({ model, data, validation, tokenizer, callbacks }, { steps, batchSize, … })");
   }
   const cfg = parseOptions(trainConfigSchema, config, "training options");
-  const { model, data: file, validation, tokenizer, callbacks } = objects;
+  const { model, data: file, validation, tokenizer, callbacks, evaluate: extra } = objects;
   const seqLen = cfg.seqLen ?? model.config.max_seq_len;
   if (seqLen > model.config.max_seq_len) throw new ConfigError(`invalid training options: seqLen ${seqLen} is longer than the model's max_seq_len ${model.config.max_seq_len}`);
   // data that cannot serve the whole run is refused before the first step, not after the last
@@ -143,11 +151,16 @@ export async function train(objects: TrainObjects, config: TrainConfig): Promise
       data: { next: () => loader.nextBatch(), state: () => loader.state(), restore: (s) => loader.restore(s as LoaderState) },
       objective: languageModelingObjective({ forward: lossWeightForward, backward: lossWeightBackward }),
       ...(tokenizer ? { tokenizer } : {}),
-      ...(validation
+      ...(validation || extra
         ? {
-            evaluate: (m: BatGPTModel) => ({
-              "eval/loss_forward": evaluate(m, validation, seqLen, batchSize, evalWindows, "forward"),
-              "eval/loss_backward": evaluate(m, validation, seqLen, batchSize, evalWindows, "backward"),
+            evaluate: async (m: BatGPTModel, context: { replicas: ReplicaPool }) => ({
+              ...(validation
+                ? {
+                    "eval/loss_forward": evaluate(m, validation, seqLen, batchSize, evalWindows, "forward"),
+                    "eval/loss_backward": evaluate(m, validation, seqLen, batchSize, evalWindows, "backward"),
+                  }
+                : {}),
+              ...(extra ? await extra(m, context) : {}),
             }),
           }
         : {}),

@@ -38,6 +38,29 @@ describe("train", () => {
     model.dispose();
   });
 
+  it("merges an extra evaluate's numbers into each evaluation, with the run's replicas at hand", async () => {
+    const model = createModel(tiny, { tokenizer: tok, seed: 1 });
+    const r = await train(
+      {
+        model,
+        tokenizer: tok,
+        data: file,
+        validation: file,
+        evaluate: async (m, { replicas }) => {
+          const [g] = await replicas.generate(["床前"], { maxNewTokens: 3, temperature: 0 });
+          return { "eval/generated_tokens": g!.ids.length, "eval/same_model": m === model ? 1 : 0 };
+        },
+      },
+      { ...base, steps: 4, evalEvery: 2, evalWindows: 2 },
+    );
+    expect(r.evals.map((e) => Object.keys(e).sort())).toEqual(Array(2).fill(["eval/generated_tokens", "eval/loss_backward", "eval/loss_forward", "eval/same_model", "step"]));
+    expect(r.evals.map((e) => e["eval/same_model"])).toEqual([1, 1]);
+    // without a validation file the extra numbers alone make the evaluation
+    const alone = await train({ model, data: file, evaluate: () => ({ "eval/x": 7 }) }, { ...base, steps: 2 });
+    expect(alone.evals).toEqual([{ step: 2, "eval/x": 7 }]);
+    model.dispose();
+  });
+
   it('progress: "json" writes step lines (the first, every 5 s, the last) and eval lines on stderr', async () => {
     const model = createModel(tiny, { tokenizer: tok, seed: 1 });
     const written: string[] = [];
