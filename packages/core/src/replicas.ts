@@ -46,7 +46,8 @@ export const workersSchema = z.union([z.number().int().positive(), z.literal("au
 /**
  * The number of replicas to run: an explicit count wins; `"auto"` (or nothing) reads
  * `BATGPT_WORKERS`, and without it takes `os.availableParallelism()` (the cores this process
- * may use). 1 means no worker threads.
+ * may use) — or 1 on the `tensorflow` backend (tfjs-node), which already uses every core.
+ * 1 means no worker threads.
  *
  * @throws ConfigError when `BATGPT_WORKERS` is not a positive integer or `"auto"`.
  */
@@ -58,7 +59,7 @@ export function resolveWorkers(workers: number | "auto" = "auto"): number {
     if (!Number.isSafeInteger(n) || n < 1) throw new ConfigError(`${WORKERS_ENV} must be a positive integer or "auto", got ${JSON.stringify(env)}`);
     return n;
   }
-  return availableParallelism();
+  return tf.getBackend() === "tensorflow" ? 1 : availableParallelism();
 }
 
 /**

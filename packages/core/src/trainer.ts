@@ -18,15 +18,15 @@
  */
 import { appendFileSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
-import * as tf from "@tensorflow/tfjs-core";
+import type * as tf from "@tensorflow/tfjs-core";
 import type { Tokenizer } from "@batgpt/tokenizer";
 import { createProgress, pathExists, progressModeSchema } from "@batgpt/utils";
 import { z } from "zod";
 import { assignWeights, CHECKPOINT_FILES, CheckpointError, readCheckpoint, resolveCheckpointDir, saveCheckpoint } from "./checkpoint.js";
 import type { BatGPTModel } from "./model.js";
-import { AdamW, GradAccumulator, clipGradNorm, disposeGrads, globalNorm, gradsByName, OPTIMIZER_DEFAULTS, type GradMap } from "./optimizer.js";
+import { AdamW, clipGradNorm, disposeGrads, globalNorm, OPTIMIZER_DEFAULTS } from "./optimizer.js";
 import { ConfigError, parseOptions } from "./options.js";
-import { ReplicaPool, resolveWorkers, workersSchema, type ReplicaSpec, type Shard } from "./replicas.js";
+import { ReplicaPool, resolveWorkers, shardGradients, workersSchema, type ReplicaSpec, type Shard } from "./replicas.js";
 import { makeSchedule } from "./schedule.js";
 
 /**
@@ -74,8 +74,9 @@ export const trainerConfigSchema = z
     /**
      * Data-parallel replicas, counting this thread: N − 1 worker threads each compute the
      * gradient of their share of every batch and apply the same update (replicas.ts). `"auto"`:
-     * `BATGPT_WORKERS`, else the number of cores — and 1 when the objective cannot run in a
-     * worker (it has no `split` and `replica`). 1 trains in this thread only.
+     * `BATGPT_WORKERS`, else the number of cores (1 on tfjs-node, which is multi-threaded
+     * itself), and 1 when the objective cannot run in a worker (it has no `split` and
+     * `replica`). 1 trains in this thread only.
      */
     workers: workersSchema.default("auto"),
   })
@@ -269,7 +270,6 @@ export async function runTrainer<B>(objects: TrainerObjects<B>, config: TrainerC
     progress.log({ type: "eval", ...m });
   };
 
-  const accumulator = cfg.gradAccumulation > 1 && workers === 1 ? new GradAccumulator() : undefined;
   const runStart = performance.now();
   let runTokens = 0;
   const stopped = (what: string, detail = ""): TrainingError =>
@@ -283,81 +283,48 @@ export async function runTrainer<B>(objects: TrainerObjects<B>, config: TrainerC
     while (step < end) {
       const t0 = performance.now();
       const lr = schedule(step);
-      let lossSum = 0;
       let tokens = 0;
-      const metricSums: Record<string, number> = {};
-      let grads: GradMap | undefined;
+      // each micro-batch (or, with workers, each shard of one) carries its share of the step's loss
       const shards: Shard<B>[][] = Array.from({ length: workers }, () => []);
       for (let micro = 0; micro < cfg.gradAccumulation; micro++) {
         const batch = data.next();
         tokens += objective.tokens(batch);
-        if (workers > 1) {
-          deal(objective.split!(batch, workers), shards, cfg.gradAccumulation);
-          continue;
-        }
-        let parts: Record<string, tf.Scalar> = {};
-        const { value, grads: named } = tf.variableGrads(() => {
-          const out = objective.loss(model, batch);
-          // clones: a metric may be the loss tensor itself, which variableGrads hands back and we dispose
-          parts = Object.fromEntries(Object.entries(out.metrics ?? {}).map(([k, t]) => [k, tf.keep(tf.clone(t))]));
-          return out.loss;
-        }, vars);
-        const loss = (await value.data())[0]!;
-        value.dispose();
-        for (const [k, t] of Object.entries(parts)) {
-          metricSums[k] = (metricSums[k] ?? 0) + (await t.data())[0]!;
-          t.dispose();
-        }
-        const g = gradsByName(model.params, named);
-        if (!Number.isFinite(loss)) {
-          disposeGrads(g);
-          throw stopped(`the loss became ${loss}`);
-        }
-        lossSum += loss;
-        if (accumulator) accumulator.add(g);
-        else grads = g;
+        if (workers > 1) deal(objective.split!(batch, workers), shards, cfg.gradAccumulation);
+        else shards[0]!.push({ batch, coef: 1 / cfg.gradAccumulation });
       }
-      if (workers > 1) {
-        // every replica's Σ coef·∇loss, summed: the mean over micro-batches, as the accumulator's
-        const r = await pool.gradients(objective, shards);
-        grads = r.grads;
-        if (!Number.isFinite(r.loss)) {
-          disposeGrads(grads);
-          throw stopped(`the loss became ${r.loss}`);
-        }
-        lossSum = r.loss * cfg.gradAccumulation;
-        for (const [k, v] of Object.entries(r.metrics)) metricSums[k] = v * cfg.gradAccumulation;
-      } else if (accumulator) {
-        grads = accumulator.mean();
-        accumulator.reset();
+      // Σ coef·∇loss over every shard of every replica: the mean gradient over the micro-batches
+      const r = workers > 1 ? await pool.gradients(objective, shards) : await shardGradients(model, objective, vars, shards[0]!);
+      let grads = r.grads;
+      if (!Number.isFinite(r.loss)) {
+        disposeGrads(grads);
+        throw stopped(`the loss became ${r.loss}`);
       }
       let gradNorm: number;
       if (cfg.clipNorm > 0) {
-        const clipped = clipGradNorm(grads!, cfg.clipNorm);
+        const clipped = clipGradNorm(grads, cfg.clipNorm);
         grads = clipped.grads;
         gradNorm = clipped.norm;
       } else {
-        gradNorm = globalNorm(grads!);
+        gradNorm = globalNorm(grads);
       }
-      const k = cfg.gradAccumulation;
       if (!Number.isFinite(gradNorm)) {
         // a finite loss can still overflow in the backward pass; one such step turns every weight to NaN
-        disposeGrads(grads!);
-        throw stopped(`the gradient norm became ${gradNorm}`, ` (loss ${(lossSum / k).toPrecision(4)})`);
+        disposeGrads(grads);
+        throw stopped(`the gradient norm became ${gradNorm}`, ` (loss ${r.loss.toPrecision(4)})`);
       }
       try {
-        if (workers > 1) await pool.step(grads!, lr);
-        else optimizer.step(grads!, lr);
+        if (workers > 1) await pool.step(grads, lr);
+        else optimizer.step(grads, lr);
       } finally {
-        disposeGrads(grads!);
+        disposeGrads(grads);
       }
       step++;
       const dt = (performance.now() - t0) / 1000;
       runTokens += tokens;
       const m: StepRecord = {
         step,
-        loss: lossSum / k,
-        ...Object.fromEntries(Object.entries(metricSums).map(([name, sum]) => [name, sum / k])),
+        loss: r.loss,
+        ...r.metrics,
         learning_rate: lr,
         grad_norm: gradNorm,
         tokens,
@@ -368,7 +335,7 @@ export async function runTrainer<B>(objects: TrainerObjects<B>, config: TrainerC
       log({ type: "step", ...m });
       onStep?.(m);
       const shown: Record<string, string | number> = { loss: m.loss.toFixed(3) };
-      for (const name of Object.keys(metricSums)) shown[name] = m[name]!.toFixed(3);
+      for (const name of Object.keys(r.metrics)) shown[name] = m[name]!.toFixed(3);
       shown["tok/s"] = Math.round(m.tokens_per_second);
       progress.update(step, cfg.steps, shown, { line: { type: "step", ...m, of: cfg.steps }, force: step === end });
       if (cfg.evalEvery > 0 && step % cfg.evalEvery === 0) await runEval();
@@ -378,7 +345,6 @@ export async function runTrainer<B>(objects: TrainerObjects<B>, config: TrainerC
     if (cfg.checkpointEvery === 0 || step % cfg.checkpointEvery !== 0) await save();
   } finally {
     progress.stop();
-    accumulator?.dispose();
     await pool.close();
     optimizer.dispose();
   }

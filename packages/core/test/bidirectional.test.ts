@@ -1,25 +1,17 @@
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { tiny, trainFixture } from "./train-fixture.js";
-import type { Tokenizer } from "@batgpt/tokenizer";
 import { DIRECTION_EMBEDDINGS, bidirectionalLoss, directionalInput } from "../src/bidirectional.js";
 import { saveCheckpoint } from "../src/checkpoint.js";
-import type { TokenFile } from "../src/data.js";
 import { generate } from "../src/generate.js";
 import { loadCheckpoint } from "../src/load.js";
 import { createModel } from "../src/model.js";
 import { train } from "../src/train.js";
 
-let tok: Tokenizer;
-let file: TokenFile;
-let dir: string;
-
-beforeAll(async () => {
-  ({ tok, file, dir } = await trainFixture());
-  return () => rmSync(dir, { recursive: true, force: true });
-});
+const { tok, file, dir } = await trainFixture();
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("direction schemes", () => {
   it("builds each direction's input and targets: the start token, then the sequence (reversed backward)", () => {

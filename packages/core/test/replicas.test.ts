@@ -3,10 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import fc from "fast-check";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { Tokenizer } from "@batgpt/tokenizer";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { ConfigError } from "../src/config.js";
-import { splitTokenBatch, WindowLoader, type TokenFile } from "../src/data.js";
+import { splitTokenBatch, WindowLoader } from "../src/data.js";
 import { createModel, type BatGPTModel } from "../src/model.js";
 import { activeReplicaWorkers, ReplicaPool, resolveWorkers, WORKERS_ENV } from "../src/replicas.js";
 import { Rng } from "../src/rng.js";
@@ -15,13 +14,8 @@ import { runTrainer } from "../src/trainer.js";
 import { failsInWorker } from "./fixtures/replica-objectives.js";
 import { tiny, trainFixture } from "./train-fixture.js";
 
-let tok: Tokenizer;
-let file: TokenFile;
-let dir: string;
-beforeAll(async () => {
-  ({ tok, file, dir } = await trainFixture());
-  return () => rmSync(dir, { recursive: true, force: true });
-});
+const { tok, file, dir } = await trainFixture();
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 afterEach(() => {
   // every test ends with every worker stopped
   expect(activeReplicaWorkers()).toBe(0);
