@@ -1,6 +1,8 @@
+import { spawn } from "node:child_process";
 import { readFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs-core";
 import fc from "fast-check";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
@@ -162,6 +164,25 @@ describe("data parallelism over worker threads", () => {
     } finally {
       rmSync(ckpt, { recursive: true, force: true });
     }
+  });
+
+  it("ends with the process on Ctrl-C: a run with workers exits at once on SIGINT", async () => {
+    const script = fileURLToPath(new URL("./fixtures/train-until-killed.ts", import.meta.url));
+    const child = spawn(process.execPath, ["--import", "tsx", script], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, BATGPT_WORKERS: "2" } });
+    let out = "";
+    const firstStep = new Promise<void>((resolve) =>
+      child.stdout.on("data", (d: Buffer) => {
+        out += d.toString();
+        if (out.includes("step 1")) resolve();
+      }),
+    );
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+    await firstStep;
+    child.kill("SIGINT");
+    // no worker keeps the process alive: it ends by the signal (the timeout only catches a hang)
+    const result = await Promise.race([exited, new Promise<"hung">((r) => setTimeout(() => r("hung"), 20_000))]);
+    if (result === "hung") child.kill("SIGKILL");
+    expect(result).toEqual({ code: null, signal: "SIGINT" });
   });
 
   it("refuses workers for an objective that cannot run in a worker, and a bad BATGPT_WORKERS", async () => {
