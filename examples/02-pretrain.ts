@@ -24,7 +24,7 @@
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { countParameters, createModel, generate, ReplicaPool, selectBackend, TokenFile, tokenizeToFile, train, type BatGPTConfigInput, type EvalRecord, type TrainerResult } from "@batgpt/core";
+import { countParameters, createModel, generate, ReplicaPool, resolveWorkers, selectBackend, TokenFile, tokenizeToFile, train, type BatGPTConfigInput, type EvalRecord, type TrainerResult } from "@batgpt/core";
 import { readDocuments, type VerseForm } from "@batgpt/datasets";
 import { tokenizer, type TokenizerConfig, type TokenizerOutput } from "./01-tokenizer.js";
 import { findRun, isMain, round, runDir, startRun, writeManifest } from "./lib/runs.js";
@@ -125,6 +125,7 @@ export async function pretrain(options: PretrainOptions = {}): Promise<PretrainO
   // 5 or 7 Han characters, and its document starts with its title and form. The tokenizer is
   // example 01's step run on that subset at 2048 ids (small vocabulary, cheap LM head).
   const backend = await selectBackend();
+  resolveWorkers(workers); // a bad BATGPT_WORKERS fails here, not after the tokenizer
   const { tok, corpus, config: tokenizerConfig, paths: tokenizerPaths } =
     options.tokenizer ?? (await tokenizer({ ...VERSE_TOKENIZER, dir: runDir("01-tokenizer-verse"), reuse: true }));
   console.log(`tokenizer: ${tok.vocabSize} ids from ${tokenizerPaths.tokenizer}, trained on ${(corpus.manifest.splits.train.bytes / 1e6).toFixed(1)} MB`);

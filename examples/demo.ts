@@ -7,10 +7,12 @@
  * every core. (SFT, preference data, reward model, PPO-ptx and evaluation join as their examples
  * land: one more call here each.)
  */
+import { resolveWorkers } from "@batgpt/core";
 import { tokenizer } from "./01-tokenizer.js";
 import { pretrain, VERSE_TOKENIZER } from "./02-pretrain.js";
 import { runDir, RUNS_DIR } from "./lib/runs.js";
 
+resolveWorkers(); // a bad BATGPT_WORKERS fails now, not after the first stage
 const demoDir = runDir("demo", RUNS_DIR);
 console.log("BatGPT.js demo — the recipe on a laptop\n");
 

@@ -56,6 +56,24 @@ async function tryNative(pkg: string): Promise<string | undefined> {
 }
 
 /**
+ * Run `init` and remove the `uncaughtException` / `unhandledRejection` listeners it adds. The
+ * wasm backend's Emscripten module installs listeners that rethrow every error, so Node reports
+ * any uncaught error of the program as a failure of the handler: it prints the minified line of
+ * tfjs-backend-wasm.js (about 37 kB) and exits with code 7 instead of 1. Without them Node
+ * reports the error itself, as it does on the other backends.
+ */
+async function withoutEmscriptenHandlers<T>(init: () => Promise<T>): Promise<T> {
+  const uncaught = new Set(process.listeners("uncaughtException"));
+  const unhandled = new Set(process.listeners("unhandledRejection"));
+  try {
+    return await init();
+  } finally {
+    for (const l of process.listeners("uncaughtException")) if (!uncaught.has(l)) process.removeListener("uncaughtException", l);
+    for (const l of process.listeners("unhandledRejection")) if (!unhandled.has(l)) process.removeListener("unhandledRejection", l);
+  }
+}
+
+/**
  * Choose and initialise the backend. Safe to call many times; the first call decides unless a
  * later call names a different backend explicitly.
  */
@@ -84,7 +102,8 @@ export async function selectBackend(input: SelectBackendOptions = {}): Promise<B
   }
   if (!info && (want === "auto" || want === "wasm")) {
     try {
-      if (await tf.setBackend("wasm")) info = { name: "wasm", provider: "@tensorflow/tfjs-backend-wasm", skipped };
+      const ok = await withoutEmscriptenHandlers(() => tf.setBackend("wasm"));
+      if (ok) info = { name: "wasm", provider: "@tensorflow/tfjs-backend-wasm", skipped };
       else skipped.push("@tensorflow/tfjs-backend-wasm: did not initialise");
     } catch (err) {
       skipped.push(`@tensorflow/tfjs-backend-wasm: ${(err as Error).message}`);

@@ -34,7 +34,7 @@ interface Init {
   };
 }
 
-const { replica } = workerData as { replica: number; replicas: number };
+const { batgptReplica: replica } = workerData as { batgptReplica: number; replicas: number };
 const port = parentPort!;
 
 let model: BatGPTModel | undefined;
@@ -115,7 +115,7 @@ async function generateChunks(chunks: { prompts: string[]; options: GenerateOpti
 function setWeights(weights: Record<string, Float32Array>): void {
   for (const [name, data] of Object.entries(weights)) {
     const v = model!.params.get(name);
-    if (!v) throw new Error(`replica ${replica}: unknown parameter ${name}`);
+    if (!v) throw new Error(`replica ${replica} has no parameter ${name}: the model gained parameters after the pool started (e.g. addHead); start a new pool`);
     tf.tidy(() => v.assign(tf.tensor(data, v.shape, "float32")));
   }
 }

@@ -25,7 +25,7 @@ import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
-import { Worker } from "node:worker_threads";
+import { isMainThread, Worker, workerData } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs-core";
 import type { Tokenizer } from "@batgpt/tokenizer";
 import { z } from "zod";
@@ -41,7 +41,7 @@ import type { Objective } from "./trainer.js";
 export const WORKERS_ENV = "BATGPT_WORKERS";
 
 /** How many replicas: a count ≥ 1 (counting this thread), or `"auto"`. */
-export const workersSchema = z.union([z.number().int().positive(), z.literal("auto")]);
+export const workersSchema = z.union([z.number().int().positive(), z.literal("auto")], { error: 'must be an integer >= 1 or "auto"' });
 
 /**
  * The number of replicas to run: an explicit count wins; `"auto"` (or nothing) reads
@@ -55,7 +55,7 @@ export function resolveWorkers(workers: number | "auto" = "auto"): number {
   if (workers !== "auto") return parseOptions(workersSchema, workers, "workers") as number;
   const env = process.env[WORKERS_ENV]?.trim();
   if (env !== undefined && env !== "" && env !== "auto") {
-    const n = Number(env);
+    const n = /^\d+$/.test(env) ? Number(env) : NaN;
     if (!Number.isSafeInteger(n) || n < 1) throw new ConfigError(`${WORKERS_ENV} must be a positive integer or "auto", got ${JSON.stringify(env)}`);
     return n;
   }
@@ -215,19 +215,46 @@ export function activeReplicaWorkers(): number {
   return liveWorkers;
 }
 
-/** The worker's entry: the compiled `.js` next to this file, or the `.ts` source under a TS loader (tests). */
-function spawn(workerData: unknown): Worker {
-  const here = import.meta.url;
-  if (here.endsWith(".ts")) {
-    // running from source (vitest, tsx): start the worker through tsx's loader
-    const pkg = createRequire(here).resolve("tsx/package.json");
-    const api = (JSON.parse(readFileSync(pkg, "utf8")) as { exports: Record<string, { import: { default: string } }> }).exports["./esm/api"]!.import.default;
-    const tsx = pathToFileURL(join(dirname(pkg), api)).href;
-    const entry = new URL("./replica-worker.ts", here).href;
-    const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
-    return new Worker(boot, { eval: true, workerData });
+const TS_MODULE = /\.[cm]?ts$/;
+
+/**
+ * tsx's ESM loader API (`tsx/esm/api`) as a file URL, looked up from each of `from` in turn.
+ *
+ * @throws ConfigError when tsx cannot be found: a worker could not load TypeScript.
+ */
+function tsxApi(from: readonly string[], why: string): string {
+  for (const base of from) {
+    try {
+      const pkg = createRequire(base).resolve("tsx/package.json");
+      const api = (JSON.parse(readFileSync(pkg, "utf8")) as { exports: Record<string, { import: { default: string } }> }).exports["./esm/api"]!.import.default;
+      return pathToFileURL(join(dirname(pkg), api)).href;
+    } catch {
+      // try the next place
+    }
   }
-  return new Worker(new URL("./replica-worker.js", here), { workerData });
+  throw new ConfigError(`${why} is TypeScript, so worker threads load it through tsx, which is not installed (npm i -D tsx), or compile it to JavaScript`);
+}
+
+/**
+ * Start one replica worker: the compiled `replica-worker.js` next to this file, or, when this
+ * file or the objective's module is TypeScript (tests, `npx tsx`), the worker under tsx's loader
+ * (Node 20 does not pass `--import tsx` on to workers).
+ */
+function spawn(data: unknown, objectiveModule: string | undefined): Worker {
+  const here = import.meta.url;
+  const fromSource = TS_MODULE.test(here);
+  const entry = new URL(fromSource ? "./replica-worker.ts" : "./replica-worker.js", here).href;
+  if (!fromSource && !(objectiveModule !== undefined && TS_MODULE.test(objectiveModule))) return new Worker(new URL(entry), { workerData: data });
+  const tsx = fromSource ? tsxApi([here], "@batgpt/core's source") : tsxApi([objectiveModule!, pathToFileURL(join(process.cwd(), "index.js")).href, here], `the objective's module ${objectiveModule}`);
+  const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
+  return new Worker(boot, { eval: true, workerData: data });
+}
+
+/** This thread's replica number when it is a replica worker (its objective's module runs here too). */
+function replicaOfThisThread(): number | undefined {
+  if (isMainThread) return undefined;
+  const r = (workerData as { batgptReplica?: unknown } | null)?.batgptReplica;
+  return typeof r === "number" ? r : undefined;
 }
 
 /** A replica's error as the caller sees it: the worker's name and message, and which replica. */
@@ -288,6 +315,16 @@ export class ReplicaPool {
   static async start(model: BatGPTModel, options: ReplicaPoolOptions = {}, training?: ReplicaTraining): Promise<ReplicaPool> {
     const o = parseOptions(replicaPoolOptionsSchema, options, "replica pool options");
     const n = resolveWorkers(o.workers);
+    const inReplica = replicaOfThisThread();
+    if (n > 1 && inReplica !== undefined) {
+      throw new ConfigError(
+        `a replica pool was started inside replica ${inReplica}, a worker thread: every worker imports the module that defines the objective (${training?.objective.module ?? "its replica.module"}), ` +
+          "and that module starts training when imported. Move the training code to another file, or run it only when isMainThread (node:worker_threads) is true",
+      );
+    }
+    if (training && n > 1 && !/^[a-z][a-z0-9+.-]*:/i.test(training.objective.module)) {
+      throw new ConfigError(`the objective's replica.module must be a URL (usually import.meta.url of the module that defines it), got ${JSON.stringify(training.objective.module)}`);
+    }
     const pool = new ReplicaPool(model, n, o.tokenizer);
     if (n === 1) return pool;
     try {
@@ -317,7 +354,7 @@ export class ReplicaPool {
       }
       const ready: Promise<unknown>[] = [];
       for (let r = 1; r < n; r++) {
-        const w = spawn({ replica: r, replicas: n });
+        const w = spawn({ batgptReplica: r, replicas: n }, training?.objective.module);
         liveWorkers++;
         pool.workers.push(w);
         w.on("message", (m: Reply) => pool.settle(m));
@@ -359,7 +396,13 @@ export class ReplicaPool {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, replica });
-      this.workers[replica - 1]!.postMessage({ id, type, payload });
+      try {
+        this.workers[replica - 1]!.postMessage({ id, type, payload });
+      } catch (err) {
+        this.pending.delete(id);
+        const what = type === "gradients" ? "a batch" : type === "init" ? "the model, the tokenizer or the objective's replica.options" : "the request";
+        reject(new ConfigError(`could not send ${what} to replica ${replica}: ${(err as Error).message} (what crosses to a worker thread must be plain data: numbers, strings, arrays, typed arrays, plain objects)`, { cause: err }));
+      }
     });
   }
 
@@ -451,6 +494,7 @@ export class ReplicaPool {
    *   threads), or a bad option; the first error of any replica.
    */
   async generate(prompts: string[], options: ReplicaGenerateOptions = {}): Promise<Generation[]> {
+    if (this.closed) throw new Error("the replica pool is closed");
     const tok = this.tokenizer;
     if (!tok) throw new ConfigError("ReplicaPool.generate needs the pool started with a tokenizer");
     for (const key of ["rng", "onToken", "signal"]) {
@@ -487,6 +531,7 @@ export class ReplicaPool {
 
   /** Copy this thread's weights to every worker (after changing the model outside the pool). */
   async syncWeights(): Promise<void> {
+    if (this.closed) throw new Error("the replica pool is closed");
     if (this.workers.length === 0) return;
     const weights = await plain(this.model.params);
     await Promise.all(this.workers.map((_, i) => this.call(i + 1, "weights", weights)));

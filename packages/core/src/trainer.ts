@@ -209,7 +209,8 @@ export async function runTrainer<B>(objects: TrainerObjects<B>, config: TrainerC
   if (vars.length === 0) throw new ConfigError("every parameter of the model is frozen: nothing to train");
   const parallel = objective.split !== undefined && objective.replica !== undefined;
   if (!parallel && typeof cfg.workers === "number" && cfg.workers > 1) {
-    throw new ConfigError(`workers: ${cfg.workers} needs an objective that can run in worker threads (with split and replica); this one has neither, so use workers: 1`);
+    const missing = (["split", "replica"] as const).filter((k) => objective[k] === undefined).join(" and ");
+    throw new ConfigError(`workers: ${cfg.workers} needs an objective that can run in worker threads (with split and replica); this one has no ${missing} (see "The same objective on every core" in docs/guides/extending.md), or use workers: 1`);
   }
   const workers = parallel ? resolveWorkers(cfg.workers) : 1;
   const resumeDir = cfg.resume && cfg.checkpointDir ? await resolveCheckpointDir(cfg.checkpointDir) : undefined;
@@ -286,10 +287,11 @@ export async function runTrainer<B>(objects: TrainerObjects<B>, config: TrainerC
       let tokens = 0;
       // each micro-batch (or, with workers, each shard of one) carries its share of the step's loss
       const shards: Shard<B>[][] = Array.from({ length: workers }, () => []);
+      let dealt = 0;
       for (let micro = 0; micro < cfg.gradAccumulation; micro++) {
         const batch = data.next();
         tokens += objective.tokens(batch);
-        if (workers > 1) deal(objective.split!(batch, workers), shards, cfg.gradAccumulation);
+        if (workers > 1) dealt = deal(objective.split!(batch, workers), shards, cfg.gradAccumulation, dealt);
         else shards[0]!.push({ batch, coef: 1 / cfg.gradAccumulation });
       }
       // Σ coef·∇loss over every shard of every replica: the mean gradient over the micro-batches
@@ -353,19 +355,22 @@ export async function runTrainer<B>(objects: TrainerObjects<B>, config: TrainerC
 }
 
 /**
- * Deal a micro-batch's shards to the replicas (shard j to replica j mod N), each with its share
- * `wⱼ / (W · gradAccumulation)` of the step's loss. Shards of weight 0 carry nothing and are skipped.
+ * Deal a micro-batch's shards to the replicas in turn, going on from where the step's previous
+ * micro-batch stopped (so small micro-batches still reach every replica), each with its share
+ * `wⱼ / (W · gradAccumulation)` of the step's loss. Shards of weight 0 carry nothing and are
+ * skipped. Returns the number of shards dealt so far in the step.
  *
  * @throws TrainingError when the shards' weights do not sum to a finite number > 0.
  */
-function deal<B>(parts: { batch: B; weight: number }[], shards: Shard<B>[][], gradAccumulation: number): void {
+function deal<B>(parts: { batch: B; weight: number }[], shards: Shard<B>[][], gradAccumulation: number, dealt: number): number {
   const total = parts.reduce((s, p) => s + p.weight, 0);
   if (!(total > 0) || !Number.isFinite(total) || parts.some((p) => !(p.weight >= 0))) {
     throw new TrainingError(`the objective's split gave shard weights [${parts.map((p) => p.weight).join(", ")}]: each must be >= 0 and their sum finite and > 0`);
   }
-  parts.forEach((p, j) => {
-    if (p.weight > 0) shards[j % shards.length]!.push({ batch: p.batch, coef: p.weight / (total * gradAccumulation) });
-  });
+  for (const p of parts) {
+    if (p.weight > 0) shards[dealt++ % shards.length]!.push({ batch: p.batch, coef: p.weight / (total * gradAccumulation) });
+  }
+  return dealt;
 }
 
 /**

@@ -14,6 +14,7 @@ import { Rng } from "../src/rng.js";
 import { languageModelingObjective, train } from "../src/train.js";
 import { runTrainer } from "../src/trainer.js";
 import { failsInWorker } from "./fixtures/replica-objectives.js";
+import { trainsOnImport } from "./fixtures/trains-on-import.js";
 import { tiny, trainFixture } from "./train-fixture.js";
 
 const { tok, file, dir } = await trainFixture();
@@ -185,6 +186,35 @@ describe("data parallelism over worker threads", () => {
     expect(result).toEqual({ code: null, signal: "SIGINT" });
   });
 
+  it("refuses to start workers from inside a worker: an objective module that trains on import fails with a clear error", async () => {
+    const model = createModel(tiny, { tokenizer: tok, seed: 8 });
+    const loader = new WindowLoader(file, { seqLen: 16, batchSize: 2, rng: new Rng(0) });
+    const data = { next: () => loader.nextBatch(), state: () => loader.state(), restore: () => {} };
+    const err = await runTrainer({ model, data, objective: trainsOnImport({ forward: 1, backward: 1 }) }, { steps: 1, progress: "none", workers: 2 }).catch((e: unknown) => e);
+    expect((err as Error).name).toBe("ConfigError");
+    expect((err as Error).message).toMatch(/^a replica pool was started inside replica 1, a worker thread: every worker imports the module that defines the objective/);
+    expect((err as Error).message).toMatch(/run it only when isMainThread/);
+    model.dispose();
+  });
+
+  it("a closed pool refuses work, with one replica as with several; errors name what is wrong", async () => {
+    const model = createModel(tiny, { tokenizer: tok, seed: 9 });
+    for (const workers of [1, 2]) {
+      const pool = await ReplicaPool.start(model, { workers, tokenizer: tok });
+      expect((await pool.generate(["床前"], { maxNewTokens: 2 })).length).toBe(1);
+      await pool.close();
+      await expect(pool.generate(["床前"], { maxNewTokens: 2 })).rejects.toThrow("the replica pool is closed");
+    }
+    await expect(ReplicaPool.start(model, { workers: 1.5 })).rejects.toThrow('replica pool options: workers: must be an integer >= 1 or "auto"');
+    const pool = await ReplicaPool.start(model, { workers: 2, tokenizer: tok });
+    try {
+      await expect(pool.generate(["床前"], { onToken: () => {} } as never)).rejects.toThrow("onToken cannot be used across worker threads");
+    } finally {
+      await pool.close();
+    }
+    model.dispose();
+  });
+
   it("refuses workers for an objective that cannot run in a worker, and a bad BATGPT_WORKERS", async () => {
     const model = createModel(tiny, { tokenizer: tok, seed: 7 });
     const lm = languageModelingObjective({ forward: 1, backward: 0 });
@@ -192,7 +222,8 @@ describe("data parallelism over worker threads", () => {
     const loader = new WindowLoader(file, { seqLen: 16, batchSize: 2, rng: new Rng(0) });
     const data = { next: () => loader.nextBatch(), state: () => loader.state(), restore: () => {} };
     await expect(runTrainer({ model, data, objective: local }, { steps: 1, progress: "none", workers: 2 })).rejects.toThrow(ConfigError);
-    await expect(runTrainer({ model, data, objective: local }, { steps: 1, progress: "none", workers: 2 })).rejects.toThrow(/with split and replica/);
+    await expect(runTrainer({ model, data, objective: local }, { steps: 1, progress: "none", workers: 2 })).rejects.toThrow(/this one has no split and replica/);
+    await expect(runTrainer({ model, data, objective: { ...local, split: lm.split! } }, { steps: 1, progress: "none", workers: 2 })).rejects.toThrow(/this one has no replica \(/);
     // "auto" falls back to this thread for such an objective
     const r = await runTrainer({ model, data, objective: local }, { steps: 1, progress: "none", workers: "auto" });
     expect(r.workers).toBe(1);
@@ -202,6 +233,8 @@ describe("data parallelism over worker threads", () => {
       process.env[WORKERS_ENV] = "3";
       expect(resolveWorkers()).toBe(3);
       expect(resolveWorkers(2)).toBe(2);
+      process.env[WORKERS_ENV] = "1e1";
+      expect(() => resolveWorkers()).toThrow(/got "1e1"/);
       process.env[WORKERS_ENV] = "two";
       expect(() => resolveWorkers()).toThrow(/BATGPT_WORKERS must be a positive integer or "auto", got "two"/);
       delete process.env[WORKERS_ENV];

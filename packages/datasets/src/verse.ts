@@ -156,12 +156,19 @@ function shapeFailure(lines: readonly ScannedLine[], shape: VerseShape): VerseFo
   return undefined;
 }
 
+const FORM_NAME_PREFIX = new RegExp(`^(?:${VERSE_FORM_NAMES.join("|")})`, "u");
+
 /** The poem part of a text: without a leading `《…》…` title line, and up to the first blank line. */
 function poemPart(text: string): string {
   let poem = text.replace(/^\s+/u, "");
   if (poem.startsWith("《")) {
     const newline = poem.indexOf("\n");
-    poem = newline < 0 ? "" : poem.slice(newline + 1);
+    if (newline >= 0) poem = poem.slice(newline + 1);
+    else {
+      // the title line and the poem on one line: `《静夜思》五言绝句 床前明月光，…`
+      const close = poem.indexOf("》");
+      poem = close < 0 ? "" : poem.slice(close + 1).replace(FORM_NAME_PREFIX, "");
+    }
   }
   const blank = /\n[^\S\n]*\n/u.exec(poem);
   return blank === null ? poem : poem.slice(0, blank.index);
@@ -182,6 +189,9 @@ const formSchema = z.union([z.enum(VERSE_FORM_NAMES), shapeSchema]);
  * @throws {DatasetError} `invalid verse form: …` for an unknown name or a bad shape.
  */
 export function verseShape(form: VerseForm | VerseShape): VerseShape {
+  if (typeof form === "string" && !(VERSE_FORM_NAMES as readonly string[]).includes(form)) {
+    throw new DatasetError(`invalid verse form: ${JSON.stringify(form)} is not one of ${VERSE_FORM_NAMES.join(", ")} (or pass { charsPerLine, lines })`);
+  }
   const parsed = formSchema.safeParse(form);
   if (!parsed.success) throw new DatasetError(formatIssues("verse form", parsed.error), { cause: parsed.error });
   return typeof parsed.data === "string" ? VERSE_FORMS[parsed.data] : parsed.data;
@@ -209,6 +219,7 @@ export function verseShape(form: VerseForm | VerseShape): VerseShape {
  * @throws {DatasetError} for an unknown form name or a bad shape.
  */
 export function checkVerseForm(poem: string, form: VerseForm | VerseShape): VerseFormCheck {
+  if (typeof poem !== "string") throw new DatasetError(`checkVerseForm: the poem must be a string, got ${poem === null ? "null" : typeof poem}`);
   return checkShape(poem, verseShape(form));
 }
 
@@ -231,6 +242,9 @@ function checkShape(text: string, shape: VerseShape): VerseFormCheck {
  * @throws {DatasetError} for an unknown form name or a bad shape.
  */
 export function formRate(poems: readonly string[], form: VerseForm | VerseShape): FormRateReport {
+  if (!Array.isArray(poems)) throw new DatasetError(`formRate: poems must be an array of strings, got ${typeof poems === "string" ? "one string (wrap it: [poem])" : typeof poems}`);
+  const bad = poems.findIndex((p) => typeof p !== "string");
+  if (bad >= 0) throw new DatasetError(`formRate: poems[${bad}] is ${typeof poems[bad]}, not a string`);
   const shape = verseShape(form);
   const reasons = Object.fromEntries(VERSE_FORM_REASONS.map((r) => [r, 0])) as Record<VerseFormReason, number>;
   let passed = 0;

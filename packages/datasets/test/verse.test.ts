@@ -140,6 +140,19 @@ describe("formRate", () => {
     expect(formRate([], "五言绝句")).toMatchObject({ formRate: 0, samples: 0, passed: 0 });
     expect(() => formRate([], { charsPerLine: 5, lines: -4 })).toThrow(DatasetError);
   });
+
+  it("refuses what is not a list of poems or not a form, naming the problem", () => {
+    expect(() => formRate("床前明月光" as never, "五言绝句")).toThrow("formRate: poems must be an array of strings, got one string (wrap it: [poem])");
+    expect(() => formRate(["床前明月光", 3] as never, "五言绝句")).toThrow("formRate: poems[1] is number, not a string");
+    expect(() => formRate([], "六言绝句" as never)).toThrow('invalid verse form: "六言绝句" is not one of 五言绝句, 七言绝句, 五言律诗, 七言律诗 (or pass { charsPerLine, lines })');
+    expect(() => checkVerseForm(undefined as never, "五言绝句")).toThrow("checkVerseForm: the poem must be a string, got undefined");
+  });
+
+  it("reads a title line and its poem on one line", () => {
+    expect(checkVerseForm("《静夜思》五言绝句 床前明月光，疑是地上霜。 举头望明月，低头思故乡。", "五言绝句")).toEqual({ ok: true, lines: 4 });
+    expect(checkVerseForm("《静夜思》床前明月光，疑是地上霜。举头望明月，低头思故乡。", "五言绝句")).toEqual({ ok: true, lines: 4 });
+    expect(checkVerseForm("《静夜思》五言绝句 床前明月光，疑是地上霜。", "五言绝句")).toEqual({ ok: false, reason: "line-count", lines: 2 });
+  });
 });
 
 describe("classifyVerse", () => {
