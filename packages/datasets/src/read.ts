@@ -1,23 +1,9 @@
-import { createReadStream } from "node:fs";
-import { createInterface } from "node:readline";
-import { formatIssues } from "@batgpt/utils";
+import { formatIssues, readNumberedLines as numberedLines } from "@batgpt/utils";
 import type { CorpusDocument } from "./document.js";
 import { corpusDocumentSchema } from "./document.js";
 import { DatasetError } from "./errors.js";
 import { mulberry32 } from "./hash.js";
 
-/** Lines of a text file, streamed, with their 1-based line numbers. */
-async function* numberedLines(path: string): AsyncGenerator<[string, number]> {
-  const input = createReadStream(path, { encoding: "utf8" });
-  const lines = createInterface({ input, crlfDelay: Infinity });
-  let n = 0;
-  try {
-    for await (const line of lines) yield [line, ++n];
-  } finally {
-    lines.close();
-    input.destroy();
-  }
-}
 
 /**
  * Stream the documents of a corpus JSONL file (`train.jsonl`, `val.jsonl`).

@@ -10,3 +10,4 @@ export {
   type ProgressFields,
   type ProgressStream,
 } from "./progress.js";
+export { readNumberedLines } from "./lines.js";

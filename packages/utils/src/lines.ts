@@ -1,0 +1,24 @@
+import { createReadStream } from "node:fs";
+import { createInterface } from "node:readline";
+
+/**
+ * The lines of a UTF-8 text file, streamed (the file is never read whole), each with its 1-based
+ * line number, for readers whose errors name `path:line`. Handles `\n` and `\r\n`.
+ *
+ * @example
+ * ```ts
+ * for await (const [line, n] of readNumberedLines("data.jsonl")) if (line.trim()) parse(line, n);
+ * ```
+ * @throws the file system's error when the file cannot be read.
+ */
+export async function* readNumberedLines(path: string): AsyncGenerator<[line: string, lineNumber: number]> {
+  const input = createReadStream(path, { encoding: "utf8" });
+  const lines = createInterface({ input, crlfDelay: Infinity });
+  let n = 0;
+  try {
+    for await (const line of lines) yield [line, ++n];
+  } finally {
+    lines.close();
+    input.destroy();
+  }
+}
