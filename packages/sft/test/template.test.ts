@@ -22,18 +22,23 @@ const conversation = fc.record({
   query: text,
 });
 
+/** The messages of a system prompt (or none), finished (query, response) turns and a last query. */
+function chat(system: string | undefined, history: [string, string][], query: string): Message[] {
+  return [
+    ...(system !== undefined ? [{ role: "system" as const, content: system }] : []),
+    ...history.flatMap(([q, r]) => [
+      { role: "user" as const, content: q },
+      { role: "assistant" as const, content: r },
+    ]),
+    { role: "user", content: query },
+  ];
+}
+
 describe("the BatGPT chat template", () => {
   it("renders what the official build_inputs builds, for any system prompt, history and query", () => {
     fc.assert(
       fc.property(conversation, ({ system, history, query }) => {
-        const messages: Message[] = [
-          ...(system !== undefined ? [{ role: "system" as const, content: system }] : []),
-          ...history.flatMap(([q, r]) => [
-            { role: "user" as const, content: q },
-            { role: "assistant" as const, content: r },
-          ]),
-          { role: "user", content: query },
-        ];
+        const messages = chat(system, history, query);
         expect(renderChat(messages, { addGenerationPrompt: true })).toBe(officialBuildInputs(query, history, system));
       }),
     );
@@ -42,15 +47,7 @@ describe("the BatGPT chat template", () => {
   it("each answer extends the render of what came before it plus the generation prompt (the loss mask's spans)", () => {
     fc.assert(
       fc.property(conversation, text, ({ system, history, query }, answer) => {
-        const messages: Message[] = [
-          ...(system !== undefined ? [{ role: "system" as const, content: system }] : []),
-          ...history.flatMap(([q, r]) => [
-            { role: "user" as const, content: q },
-            { role: "assistant" as const, content: r },
-          ]),
-          { role: "user", content: query },
-          { role: "assistant", content: answer },
-        ];
+        const messages: Message[] = [...chat(system, history, query), { role: "assistant", content: answer }];
         for (const [k, m] of messages.entries()) {
           if (m.role !== "assistant") continue;
           const before = renderChat(messages.slice(0, k), { addGenerationPrompt: true });
