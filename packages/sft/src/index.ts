@@ -4,3 +4,5 @@ export { renderChat, templateSource, BATGPT_CHAT_TEMPLATE, CHATML_CHAT_TEMPLATE,
 export type { RenderChatOptions } from "./template.js";
 export { formatConversation, conversationSpans, formatOptionsSchema, SampleTooLongError } from "./format.js";
 export type { FormatOptions, FormattedSample } from "./format.js";
+export { sftObjective, answerLoss, answerTokens, padBatch, SftDataSource } from "./objective.js";
+export type { SftBatch } from "./objective.js";

@@ -1,0 +1,90 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { beforeAll, describe, expect, it } from "vitest";
+import { activeReplicaWorkers, createModel, runTrainer, selectBackend, type BatGPTModel } from "@batgpt/core";
+import { trainBpe, type Tokenizer } from "@batgpt/tokenizer";
+import { answerLoss, formatConversation, padBatch, SftDataError, SftDataSource, sftObjective, type FormattedSample, type Message } from "../src/index.js";
+
+let tok: Tokenizer;
+let samples: FormattedSample[];
+const tiny = { hidden_size: 32, n_layer: 2, n_head: 4, num_heads_per_kv: 2, ffn_hidden_size: 48, max_seq_len: 64 };
+beforeAll(async () => {
+  await selectBackend({ backend: "wasm", log: false });
+  tok = await trainBpe(["床前明月光，疑是地上霜。举头望明月，低头思故乡。", "[Turn 1]\n\n[User] 续写\n\n[Assistant] 好\n\n"], { vocabSize: 300, minFrequency: 1 });
+  const pairs: [string, string][] = [
+    ["续写：床前明月光，", "疑是地上霜。"],
+    ["续写：举头望明月，", "低头思故乡。"],
+    ["上一句：疑是地上霜。", "床前明月光，"],
+    ["写", "月"],
+    ["续写：床前", "明月光，疑是地上霜。举头望明月，低头思故乡。"],
+  ];
+  samples = pairs.map(([q, a]) => formatConversation({ messages: [{ role: "user", content: q }, { role: "assistant", content: a }] satisfies Message[] }, tok));
+});
+
+const padId = () => tok.specialTokenId("<|pad|>");
+
+describe("padBatch", () => {
+  it("right-pads rows to the longest sample with mask 0 on padding, and refuses a sample that does not fit", () => {
+    const b = padBatch(samples.slice(0, 2), padId());
+    const T = Math.max(samples[0]!.ids.length, samples[1]!.ids.length);
+    expect([b.batch, b.seqLen]).toEqual([2, T]);
+    expect([...b.ids.slice(0, samples[0]!.ids.length)]).toEqual(samples[0]!.ids);
+    expect([...b.ids.slice(samples[0]!.ids.length, T)].every((id) => id === padId())).toBe(true);
+    expect([...b.lossMask.slice(0, T)]).toEqual([...samples[0]!.lossMask, ...new Array<number>(T - samples[0]!.ids.length).fill(0)]);
+    expect(() => padBatch(samples, padId(), 4)).toThrow(SftDataError);
+    expect(() => padBatch([], padId())).toThrow("padBatch: no samples");
+  });
+});
+
+describe("answerLoss", () => {
+  it("is the mean negative log-probability of the answer tokens only", async () => {
+    const model: BatGPTModel = createModel(tiny, { tokenizer: tok, seed: 1 });
+    const b = padBatch(samples, padId());
+    const loss = tf.tidy(() => answerLoss(model, b).dataSync()[0]!);
+    const lp = tf.tidy(() => model.tokenLogProbs(b, "forward").dataSync());
+    let sum = 0;
+    let n = 0;
+    b.lossMask.forEach((m, i) => {
+      if (m) {
+        sum -= lp[i]!;
+        n++;
+      }
+    });
+    expect(loss).toBeCloseTo(sum / n, 5);
+    const masked = { ...b, lossMask: b.lossMask.map(() => 0) };
+    expect(() => answerLoss(model, masked)).toThrow("answerLoss: the batch has no answer token");
+    model.dispose();
+  });
+});
+
+describe("sftObjective on the shared trainer", () => {
+  it("trains the answer loss down, and gives the same losses on 1 and 2 replicas (shards weighted by answer tokens)", async () => {
+    const run = async (workers: number) => {
+      const model = createModel(tiny, { tokenizer: tok, seed: 2 });
+      const r = await runTrainer(
+        { model, data: new SftDataSource(samples, { batchSize: 5, padId: padId(), seed: 3 }), objective: sftObjective() },
+        { steps: 8, lr: 1e-2, warmupSteps: 0, progress: "none", workers },
+      );
+      model.dispose();
+      return r.history.map((h) => h.loss);
+    };
+    const one = await run(1);
+    const two = await run(2);
+    expect(one.at(-1)!).toBeLessThan(one[0]! - 0.5);
+    two.forEach((l, i) => expect(l).toBeCloseTo(one[i]!, 3));
+    expect(activeReplicaWorkers()).toBe(0);
+  });
+});
+
+describe("SftDataSource", () => {
+  it("resumes exactly: the batches after a restored position are the ones that followed it", () => {
+    const a = new SftDataSource(samples, { batchSize: 2, padId: padId(), seed: 4 });
+    for (let i = 0; i < 3; i++) a.next();
+    const saved = JSON.parse(JSON.stringify(a.state())) as unknown;
+    const expected = [a.next(), a.next(), a.next(), a.next()].map((b) => [...b.ids]);
+    const b = new SftDataSource(samples, { batchSize: 2, padId: padId(), seed: 99 });
+    b.restore(saved);
+    expect([b.next(), b.next(), b.next(), b.next()].map((x) => [...x.ids])).toEqual(expected);
+    expect(() => b.restore({ epoch: 0 })).toThrow(SftDataError);
+    expect(() => new SftDataSource([], { batchSize: 2, padId: 0 })).toThrow("SftDataSource: no samples");
+  });
+});
