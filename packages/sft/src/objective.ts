@@ -5,7 +5,7 @@
  * and each shard weighs its answer tokens, so N replicas give the gradient of the whole batch.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { Rng, type BatGPTModel, type DataSource, type Direction, type Objective, type RngState, type TokenBatch } from "@batgpt/core";
+import { Rng, splitTokenBatch, type BatGPTModel, type DataSource, type Direction, type Objective, type RngState, type TokenBatch } from "@batgpt/core";
 import { SftDataError } from "./read.js";
 import type { FormattedSample } from "./format.js";
 
@@ -56,12 +56,6 @@ export function answerLoss(model: BatGPTModel, batch: SftBatch, direction: Direc
   return tf.div(tf.neg(tf.sum(tf.mul(lp, mask))), n) as tf.Scalar;
 }
 
-/** Rows `[from, to)` of a batch. */
-function rows(batch: SftBatch, from: number, to: number): SftBatch {
-  const T = batch.seqLen;
-  return { ids: batch.ids.slice(from * T, to * T), lossMask: batch.lossMask.slice(from * T, to * T), batch: to - from, seqLen: T };
-}
-
 /**
  * The SFT objective for core's `runTrainer`: {@link answerLoss} in `direction` (default forward),
  * logged as `loss`; `tokens` counts every row position. It can run on worker replicas (`split`
@@ -73,16 +67,14 @@ export function sftObjective(options: { direction?: Direction } = {}): Objective
     loss: (model, batch) => ({ loss: answerLoss(model, batch, direction) }),
     tokens: (batch) => batch.batch * batch.seqLen,
     split: (batch, parts) => {
-      const n = Math.min(parts, batch.batch);
-      const out: { batch: SftBatch; weight: number }[] = [];
+      // core's row split for the ids, the same rows of the mask
       let from = 0;
-      for (let i = 0; i < n; i++) {
-        const to = from + Math.floor(batch.batch / n) + (i < batch.batch % n ? 1 : 0);
-        const shard = rows(batch, from, to);
-        out.push({ batch: shard, weight: answerTokens(shard) });
-        from = to;
-      }
-      return out;
+      return splitTokenBatch(batch, parts).map((rows) => {
+        const T = batch.seqLen;
+        const shard: SftBatch = { ...rows, lossMask: batch.lossMask.slice(from * T, (from + rows.batch) * T) };
+        from += rows.batch;
+        return { batch: shard, weight: answerTokens(shard) };
+      });
     },
     replica: { module: import.meta.url, export: "sftObjective", options: { direction } },
   };
