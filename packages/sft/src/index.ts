@@ -6,3 +6,5 @@ export { formatConversation, conversationSpans, formatOptionsSchema, SampleTooLo
 export type { FormatOptions, FormattedSample } from "./format.js";
 export { sftObjective, answerLoss, answerTokens, padBatch, SftDataSource } from "./objective.js";
 export type { SftBatch } from "./objective.js";
+export { trainSft, evaluateAnswerLoss, sftConfigSchema } from "./train.js";
+export type { SftConfig, SftObjects } from "./train.js";

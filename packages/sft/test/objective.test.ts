@@ -1,8 +1,11 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { activeReplicaWorkers, createModel, runTrainer, selectBackend, type BatGPTModel } from "@batgpt/core";
 import { trainBpe, type Tokenizer } from "@batgpt/tokenizer";
-import { answerLoss, formatConversation, padBatch, SftDataError, SftDataSource, sftObjective, type FormattedSample, type Message } from "../src/index.js";
+import { answerLoss, evaluateAnswerLoss, formatConversation, padBatch, SftDataError, SftDataSource, sftObjective, trainSft, type FormattedSample, type Message } from "../src/index.js";
 
 let tok: Tokenizer;
 let samples: FormattedSample[];
@@ -86,5 +89,31 @@ describe("SftDataSource", () => {
     expect([b.next(), b.next(), b.next(), b.next()].map((x) => [...x.ids])).toEqual(expected);
     expect(() => b.restore({ epoch: 0 })).toThrow(SftDataError);
     expect(() => new SftDataSource([], { batchSize: 2, padId: 0 })).toThrow("SftDataSource: no samples");
+  });
+});
+
+describe("trainSft", () => {
+  it("lowers the held-out answer loss and resumes exactly from a checkpoint", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "batgpt-sft-"));
+    try {
+      const knobs = { steps: 10, batchSize: 3, lr: 1e-2, warmupSteps: 0, evalEvery: 5, progress: "none" as const, seed: 5 };
+      const straight = createModel(tiny, { tokenizer: tok, seed: 6 });
+      const before = evaluateAnswerLoss(straight, samples, padId());
+      const r = await trainSft({ model: straight, train: samples, validation: samples, tokenizer: tok }, knobs);
+      expect(r.evals.map((e) => e.step)).toEqual([5, 10]);
+      expect(r.evals.at(-1)!["eval/loss"]!).toBeLessThan(before - 0.5);
+      const first = createModel(tiny, { tokenizer: tok, seed: 6 });
+      await trainSft({ model: first, train: samples, tokenizer: tok }, { ...knobs, stopAt: 4, checkpointDir: join(dir, "ckpt") });
+      first.dispose();
+      const resumed = createModel(tiny, { tokenizer: tok, seed: 7 });
+      const rr = await trainSft({ model: resumed, train: samples, tokenizer: tok }, { ...knobs, resume: true, checkpointDir: join(dir, "ckpt") });
+      expect(rr.history.map((h) => h.loss)).toEqual(r.history.slice(4).map((h) => h.loss));
+      await expect(trainSft({ model: resumed, train: [], tokenizer: tok }, knobs)).rejects.toThrow("trainSft: no training samples");
+      await expect(trainSft({ model: resumed, train: samples, tokenizer: tok }, { ...knobs, batchSize: 0 })).rejects.toThrow(/SFT config: batchSize/);
+      straight.dispose();
+      resumed.dispose();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,0 +1,100 @@
+/**
+ * Supervised fine-tuning on core's shared trainer: {@link sftObjective} on batches of formatted
+ * samples, with the answer loss on a held-out split at each evaluation (`eval/loss`, nats per
+ * answer token, TRL's name), worker replicas, checkpoints and exact resume as in pretraining.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { runTrainer, trainerConfigSchema, type BatGPTModel, type EvalRecord, type StepRecord, type TrainerObjects, type TrainerResult } from "@batgpt/core";
+import type { Tokenizer } from "@batgpt/tokenizer";
+import { formatIssues } from "@batgpt/utils";
+import { z } from "zod";
+import type { FormattedSample } from "./format.js";
+import { answerLoss, answerTokens, padBatch, SftDataSource, sftObjective, type SftBatch } from "./objective.js";
+import { SftDataError } from "./read.js";
+
+/** SFT knobs: the shared trainer's plus the batches and the reading direction. */
+export const sftConfigSchema = trainerConfigSchema
+  .extend({
+    /** Samples a batch. */
+    batchSize: z.number().int().positive().default(8),
+    /** Seed of the sample order. */
+    seed: z.number().int().refine(Number.isSafeInteger, "must be a safe integer").default(0),
+    /** Rows padded to this many tokens (default: each batch's longest sample). */
+    seqLen: z.number().int().min(2).optional(),
+    /** The direction the answers are read in (`"backward"` trains the model to write what precedes). */
+    direction: z.enum(["forward", "backward"]).default("forward"),
+  })
+  .strict();
+
+/** SFT knobs as a user passes them. */
+export type SftConfig = z.input<typeof sftConfigSchema>;
+
+/** The objects SFT works with (the knobs are {@link SftConfig}). */
+export interface SftObjects {
+  model: BatGPTModel;
+  /** Formatted training samples (`formatConversation`). */
+  train: readonly FormattedSample[];
+  /** Held-out samples: their answer loss is `eval/loss` at each evaluation. */
+  validation?: readonly FormattedSample[];
+  /** Saved into checkpoints; its `<|pad|>` pads the rows. */
+  tokenizer: Tokenizer;
+  /** More numbers for each evaluation (e.g. form rate from samples), merged with `eval/loss`. */
+  evaluate?: TrainerObjects<SftBatch>["evaluate"];
+  callbacks?: { onStep?: (m: StepRecord) => void; onEval?: (m: EvalRecord) => void };
+}
+
+/**
+ * The answer loss of `samples` (nats per answer token), in batches of `batchSize`: the sum of
+ * every answer token's negative log-likelihood over the number of answer tokens.
+ *
+ * @throws {SftDataError} when the samples hold no answer token.
+ */
+export function evaluateAnswerLoss(model: BatGPTModel, samples: readonly FormattedSample[], padId: number, batchSize = 8, direction: "forward" | "backward" = "forward"): number {
+  let sum = 0;
+  let n = 0;
+  for (let i = 0; i < samples.length; i += batchSize) {
+    const batch = padBatch(samples.slice(i, i + batchSize), padId);
+    const k = answerTokens(batch);
+    if (k === 0) continue;
+    sum += tf.tidy(() => answerLoss(model, batch, direction).dataSync()[0]!) * k;
+    n += k;
+  }
+  if (n === 0) throw new SftDataError("evaluateAnswerLoss: the samples hold no answer token");
+  return sum / n;
+}
+
+/**
+ * Fine-tune `model` on formatted samples. Each step logs `loss` (answer loss, nats per answer
+ * token), `grad_norm`, `learning_rate`, `tokens_per_second`; each evaluation `eval/loss` on
+ * `validation` and whatever `evaluate` returns.
+ *
+ * @throws {SftDataError} for no training samples or a tokenizer without `<|pad|>`; and what
+ *   core's `runTrainer` throws (ConfigError, CheckpointError, TrainingError).
+ */
+export async function trainSft(objects: SftObjects, config: SftConfig): Promise<TrainerResult> {
+  const parsed = sftConfigSchema.safeParse(config);
+  if (!parsed.success) throw new SftDataError(formatIssues("SFT config", parsed.error), { cause: parsed.error });
+  const { batchSize, seed, seqLen, direction, ...trainerConfig } = parsed.data;
+  const { model, train, validation, tokenizer, evaluate, callbacks } = objects;
+  if (train.length === 0) throw new SftDataError("trainSft: no training samples");
+  if (!tokenizer.specialTokens.has("<|pad|>")) throw new SftDataError("trainSft: the tokenizer has no <|pad|> token to pad rows with");
+  const padId = tokenizer.specialTokenId("<|pad|>");
+  return runTrainer(
+    {
+      model,
+      tokenizer,
+      data: new SftDataSource(train, { batchSize, padId, seed, ...(seqLen !== undefined ? { seqLen } : {}) }),
+      objective: sftObjective({ direction }),
+      ...(validation || evaluate
+        ? {
+            evaluate: async (m, context) => ({
+              ...(validation && validation.length > 0 ? { "eval/loss": evaluateAnswerLoss(m, validation, padId, batchSize, direction) } : {}),
+              ...(evaluate ? await evaluate(m, context) : {}),
+            }),
+          }
+        : {}),
+      ...(callbacks ? { callbacks } : {}),
+    },
+    trainerConfig,
+  );
+}
