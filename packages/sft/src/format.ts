@@ -25,8 +25,13 @@ export const formatOptionsSchema = z.strictObject({
   template: z.string().default("batgpt"),
   /** Most tokens in a sample (none: no limit). Longer samples drop their oldest turns first. */
   maxLength: z.number().int().positive().optional(),
-  /** Take the loss on the last answer only (`"last"`, as BatGPT) or on every assistant message. */
-  lossOn: z.enum(["last", "all-assistant"]).default("last"),
+  /**
+   * Where the loss is taken: the last answer (`"last"`, as BatGPT), every answer
+   * (`"all-assistant"`), or the last turn's prompt (`"last-prompt"`: the context just before the
+   * last answer, for a backward sample, where the model reads right to left and writes the prompt
+   * for a given answer; train it with `direction: "backward"`).
+   */
+  lossOn: z.enum(["last", "all-assistant", "last-prompt"]).default("last"),
 });
 
 /** Options of {@link formatConversation}. */
@@ -101,13 +106,15 @@ export function formatConversation(conversation: Conversation, tok: Tokenizer, o
   throw new SampleTooLongError(`${where}the last answer does not fit maxLength ${maxLength}: with only ${system.length ? "the system message and " : ""}the last turn the sample is ${length} tokens`);
 }
 
-function encodeSpans(spans: ReturnType<typeof conversationSpans>, tok: Tokenizer, lossOn: "last" | "all-assistant", messages: readonly Message[]): { ids: number[]; lossMask: Uint8Array } {
+function encodeSpans(spans: ReturnType<typeof conversationSpans>, tok: Tokenizer, lossOn: "last" | "all-assistant" | "last-prompt", messages: readonly Message[]): { ids: number[]; lossMask: Uint8Array } {
   const lastAssistant = messages.length - 1;
+  const lastAnswerSpan = spans.findIndex((s) => s.assistantIndex === lastAssistant);
   const ids: number[] = [];
   const mask: number[] = [];
-  for (const span of spans) {
+  for (const [i, span] of spans.entries()) {
     const piece = tok.encode(span.text, { allowedSpecial: "all" });
-    const on = span.answer && (lossOn === "all-assistant" || span.assistantIndex === lastAssistant) ? 1 : 0;
+    const on =
+      lossOn === "last-prompt" ? (i === lastAnswerSpan - 1 ? 1 : 0) : span.answer && (lossOn === "all-assistant" || span.assistantIndex === lastAssistant) ? 1 : 0;
     for (const id of piece) {
       ids.push(id);
       mask.push(on);

@@ -49,6 +49,18 @@ describe("formatConversation", () => {
     );
   });
 
+  it("a backward sample's mask covers exactly the last turn's prompt: the context just before the last answer", () => {
+    fc.assert(
+      fc.property(conversation, (messages) => {
+        const spans = conversationSpans(messages);
+        const lastAnswer = spans.findLastIndex((s) => s.answer);
+        const s = formatConversation({ messages }, tok, { lossOn: "last-prompt" });
+        expect(masked(s.ids, s.lossMask, 1)).toEqual(tok.encode(spans[lastAnswer - 1]!.text, { allowedSpecial: "all" }));
+        expect(s.ids).toEqual(formatConversation({ messages }, tok).ids);
+      }),
+    );
+  });
+
   it("truncation drops the oldest turns first and never cuts the answer", () => {
     fc.assert(
       fc.property(conversation, fc.integer({ min: 1, max: 120 }), (messages, maxLength) => {

@@ -117,3 +117,18 @@ describe("trainSft", () => {
     }
   });
 });
+
+describe("backward samples", () => {
+  it("train the model to write the prompt for a given answer, reading right to left", async () => {
+    const backward = samples.map((_, i) => {
+      const pairs = [["续写：床前明月光，", "疑是地上霜。"], ["续写：举头望明月，", "低头思故乡。"], ["上一句：疑是地上霜。", "床前明月光，"]] as const;
+      const [q, a] = pairs[i % pairs.length]!;
+      return formatConversation({ messages: [{ role: "user", content: q }, { role: "assistant", content: a }] }, tok, { lossOn: "last-prompt" });
+    });
+    const model = createModel(tiny, { tokenizer: tok, seed: 8 });
+    const before = evaluateAnswerLoss(model, backward, padId(), 8, "backward");
+    const r = await trainSft({ model, train: backward, validation: backward, tokenizer: tok }, { steps: 8, batchSize: 3, lr: 1e-2, warmupSteps: 0, progress: "none", direction: "backward" });
+    expect(r.evals.at(-1)!["eval/loss"]!).toBeLessThan(before - 0.5);
+    model.dispose();
+  });
+});
