@@ -75,6 +75,11 @@ export interface CheckpointParts {
   optimizer?: Map<string, tf.Tensor>;
   /** Trainer state; must survive `JSON.stringify`. */
   state?: Record<string, unknown>;
+  /**
+   * More text files by name (e.g. SFT's `tokenizer_config.json`), written with the rest, in the
+   * same atomic save. A name is a plain file name, not one of {@link CHECKPOINT_FILES}.
+   */
+  files?: Record<string, string>;
 }
 
 /** What {@link readCheckpoint} returns. The caller owns (and disposes) every tensor. */
@@ -437,9 +442,16 @@ export async function resolveCheckpointDir(dir: string): Promise<string | undefi
  * un-awaited saves never trip over each other's renames.
  *
  * @throws {CheckpointError} for parameters that do not match the config, tensors that cannot be
- *   saved, or a state that is not JSON (I/O errors pass through).
+ *   saved, a state that is not JSON, or a `files` name that is not a plain file name or is one of
+ *   {@link CHECKPOINT_FILES} (I/O errors pass through).
  */
 export async function saveCheckpoint(dir: string, parts: CheckpointParts): Promise<void> {
+  const reserved = new Set<string>(Object.values(CHECKPOINT_FILES));
+  for (const name of Object.keys(parts.files ?? {})) {
+    if (reserved.has(name) || !/^[\w.-]+$/.test(name) || name === "." || name === "..") {
+      throw new CheckpointError(`saveCheckpoint: files: ${JSON.stringify(name)} must be a plain file name other than ${[...reserved].join(", ")}`);
+    }
+  }
   await writeDirAtomic(dir, (tmp) => writeCheckpointFiles(tmp, parts));
 }
 
@@ -473,6 +485,7 @@ async function writeCheckpointFiles(tmp: string, parts: CheckpointParts): Promis
     });
   }
   if (state !== undefined) await writeFile(join(tmp, CHECKPOINT_FILES.state), `${state}\n`);
+  for (const [name, text] of Object.entries(parts.files ?? {})) await writeFile(join(tmp, name), text);
 }
 
 async function readJson(path: string): Promise<unknown> {

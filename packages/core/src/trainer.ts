@@ -133,6 +133,8 @@ export interface TrainerObjects<B> {
   objective: Objective<B>;
   /** Saved into checkpoints. */
   tokenizer?: Tokenizer;
+  /** More text files for every checkpoint (e.g. SFT's `tokenizer_config.json`); see `CheckpointParts.files`. */
+  checkpointFiles?: Record<string, string>;
   /**
    * Extra evaluation: named numbers (`eval/…`), run every `evalEvery` steps and at the end.
    * `replicas` holds the run's replicas with the current weights: `replicas.generate(prompts, …)`
@@ -239,6 +241,7 @@ export async function runTrainer<B>(objects: TrainerObjects<B>, config: TrainerC
     await saveCheckpoint(cfg.checkpointDir, {
       model,
       ...(tokenizer ? { tokenizer } : {}),
+      ...(objects.checkpointFiles ? { files: objects.checkpointFiles } : {}),
       optimizer: optimizer.state(),
       state: state as unknown as Record<string, unknown>,
     });

@@ -130,6 +130,19 @@ describe("saveCheckpoint / readCheckpoint round trip", () => {
 });
 
 describe("file layout", () => {
+  it("writes extra text files with the checkpoint, and refuses names that are not plain or that it owns", async () => {
+    const dir = join(root, "files");
+    const m = model(small, 5);
+    await saveCheckpoint(dir, { model: m, files: { "tokenizer_config.json": '{"chat_template":"x"}\n' } });
+    expect(await readFile(join(dir, "tokenizer_config.json"), "utf8")).toBe('{"chat_template":"x"}\n');
+    for (const bad of ["config.json", "../x.json", "a/b.json", ".."]) {
+      await expect(saveCheckpoint(join(root, "files-bad"), { model: m, files: { [bad]: "x" } })).rejects.toThrow(CheckpointError);
+    }
+    await expect(stat(join(root, "files-bad"))).rejects.toThrow(/ENOENT/);
+    disposeAll(m.params);
+  });
+
+
   it("stores official names and PyTorch layouts: [out, in] linears, [2F, H] dense_h_to_4h with gate rows first, [vocab, H] lm_head", async () => {
     const dir = join(root, "layout");
     const m = model(small, 4);

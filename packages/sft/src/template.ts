@@ -97,3 +97,20 @@ export function renderChat(messages: readonly Message[], options: RenderChatOpti
     throw new SftDataError(`the chat template refused the conversation: ${(err as Error).message}`, { cause: err });
   }
 }
+
+/**
+ * The `tokenizer_config.json` of a checkpoint, in the Hugging Face layout: the chat template (its
+ * Jinja source) and the special tokens, so `transformers`' `apply_chat_template` renders the
+ * conversations this model was tuned on.
+ */
+export function tokenizerConfigJson(template: RenderChatOptions["template"] = "batgpt", modelMaxLength?: number): Record<string, unknown> {
+  return {
+    tokenizer_class: "PreTrainedTokenizerFast",
+    chat_template: templateSource(template),
+    bos_token: "<|bos|>",
+    eos_token: "<|eos|>",
+    pad_token: "<|pad|>",
+    clean_up_tokenization_spaces: false,
+    ...(modelMaxLength !== undefined ? { model_max_length: modelMaxLength } : {}),
+  };
+}

@@ -2,6 +2,7 @@
  * Supervised fine-tuning on core's shared trainer: {@link sftObjective} on batches of formatted
  * samples, with the answer loss on a held-out split at each evaluation (`eval/loss`, nats per
  * answer token, TRL's name), worker replicas, checkpoints and exact resume as in pretraining.
+ * Checkpoints also hold `tokenizer_config.json` with the chat template (Hugging Face layout).
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { runTrainer, trainerConfigSchema, type BatGPTModel, type EvalRecord, type StepRecord, type TrainerObjects, type TrainerResult } from "@batgpt/core";
@@ -11,6 +12,7 @@ import { z } from "zod";
 import type { FormattedSample } from "./format.js";
 import { answerLoss, answerTokens, padBatch, SftDataSource, sftObjective, type SftBatch } from "./objective.js";
 import { SftDataError } from "./read.js";
+import { tokenizerConfigJson } from "./template.js";
 
 /** SFT knobs: the shared trainer's plus the batches and the reading direction. */
 export const sftConfigSchema = trainerConfigSchema
@@ -38,6 +40,11 @@ export interface SftObjects {
   validation?: readonly FormattedSample[];
   /** Saved into checkpoints; its `<|pad|>` pads the rows. */
   tokenizer: Tokenizer;
+  /**
+   * The chat template the samples were formatted with (a name of `CHAT_TEMPLATES` or a Jinja
+   * string; default `"batgpt"`): checkpoints carry it in `tokenizer_config.json`.
+   */
+  chatTemplate?: string;
   /** More numbers for each evaluation (e.g. form rate from samples), merged with `eval/loss`. */
   evaluate?: TrainerObjects<SftBatch>["evaluate"];
   callbacks?: { onStep?: (m: StepRecord) => void; onEval?: (m: EvalRecord) => void };
@@ -75,7 +82,7 @@ export async function trainSft(objects: SftObjects, config: SftConfig): Promise<
   const parsed = sftConfigSchema.safeParse(config);
   if (!parsed.success) throw new SftDataError(formatIssues("SFT config", parsed.error), { cause: parsed.error });
   const { batchSize, seed, seqLen, direction, ...trainerConfig } = parsed.data;
-  const { model, train, validation, tokenizer, evaluate, callbacks } = objects;
+  const { model, train, validation, tokenizer, evaluate, callbacks, chatTemplate = "batgpt" } = objects;
   if (train.length === 0) throw new SftDataError("trainSft: no training samples");
   if (!tokenizer.specialTokens.has("<|pad|>")) throw new SftDataError("trainSft: the tokenizer has no <|pad|> token to pad rows with");
   const padId = tokenizer.specialTokenId("<|pad|>");
@@ -83,6 +90,7 @@ export async function trainSft(objects: SftObjects, config: SftConfig): Promise<
     {
       model,
       tokenizer,
+      checkpointFiles: { "tokenizer_config.json": `${JSON.stringify(tokenizerConfigJson(chatTemplate, model.config.max_seq_len), null, 2)}\n` },
       data: new SftDataSource(train, { batchSize, padId, seed, ...(seqLen !== undefined ? { seqLen } : {}) }),
       objective: sftObjective({ direction }),
       ...(validation || evaluate

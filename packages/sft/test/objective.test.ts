@@ -1,11 +1,12 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { Template } from "@huggingface/jinja";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { activeReplicaWorkers, createModel, runTrainer, selectBackend, type BatGPTModel } from "@batgpt/core";
 import { trainBpe, type Tokenizer } from "@batgpt/tokenizer";
-import { answerLoss, evaluateAnswerLoss, formatConversation, padBatch, SftDataError, SftDataSource, sftObjective, trainSft, type FormattedSample, type Message } from "../src/index.js";
+import { answerLoss, BATGPT_CHAT_TEMPLATE, evaluateAnswerLoss, renderChat, formatConversation, padBatch, SftDataError, SftDataSource, sftObjective, trainSft, type FormattedSample, type Message } from "../src/index.js";
 
 let tok: Tokenizer;
 let samples: FormattedSample[];
@@ -108,6 +109,11 @@ describe("trainSft", () => {
       const resumed = createModel(tiny, { tokenizer: tok, seed: 7 });
       const rr = await trainSft({ model: resumed, train: samples, tokenizer: tok }, { ...knobs, resume: true, checkpointDir: join(dir, "ckpt") });
       expect(rr.history.map((h) => h.loss)).toEqual(r.history.slice(4).map((h) => h.loss));
+      // the checkpoint carries the chat template in Hugging Face's tokenizer_config.json, and it renders as renderChat does
+      const config = JSON.parse(readFileSync(join(dir, "ckpt", "tokenizer_config.json"), "utf8")) as Record<string, unknown>;
+      expect(config).toMatchObject({ chat_template: BATGPT_CHAT_TEMPLATE, bos_token: "<|bos|>", eos_token: "<|eos|>", pad_token: "<|pad|>", model_max_length: 64 });
+      const messages: Message[] = [{ role: "user", content: "续写" }, { role: "assistant", content: "明月" }];
+      expect(new Template(config.chat_template as string).render({ messages, add_generation_prompt: false, bos_token: "<|bos|>", eos_token: "<|eos|>" })).toBe(renderChat(messages));
       await expect(trainSft({ model: resumed, train: [], tokenizer: tok }, knobs)).rejects.toThrow("trainSft: no training samples");
       await expect(trainSft({ model: resumed, train: samples, tokenizer: tok }, { ...knobs, batchSize: 0 })).rejects.toThrow(/SFT config: batchSize/);
       straight.dispose();
