@@ -39,7 +39,8 @@ export function resolveSchedule(options: ScheduleOptions): ResolvedSchedule {
 function lrResolved(step: number, o: ResolvedSchedule): number {
   if (!Number.isFinite(step) || step < 0) throw new RangeError(`lrAt: step must be a finite number >= 0, got ${step}`);
   const floor = o.peak * o.minRatio;
-  if (step < o.warmupSteps) return (o.peak * (step + 1)) / o.warmupSteps;
+  // peak·(step+1)/warmup can round one ulp above the peak at the warmup's last step: clamp
+  if (step < o.warmupSteps) return Math.min(o.peak, (o.peak * (step + 1)) / o.warmupSteps);
   const decaySteps = Math.max(1, o.totalSteps - o.warmupSteps);
   const progress = Math.min(1, (step - o.warmupSteps) / decaySteps);
   const lr = floor + (o.peak - floor) * 0.5 * (1 + Math.cos(Math.PI * progress));

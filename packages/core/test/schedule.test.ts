@@ -29,6 +29,13 @@ describe("lrAt", () => {
     expect(() => lrAt(-1, { peak: 1, totalSteps: 10 })).toThrow(/step/);
   });
 
+  it("never exceeds the peak, also where peak·(step+1)/warmupSteps rounds one ulp above it", () => {
+    // found by the property below (fast-check seed 1910440346): (peak · 9) / 9 > peak in float64
+    const o = { peak: 0.000003303172416490142, totalSteps: 11, warmupSteps: 9, minRatio: 0 };
+    expect((o.peak * 9) / 9).toBeGreaterThan(o.peak);
+    expect(lrAt(8, o)).toBe(o.peak);
+  });
+
   it("property: increasing in warmup, decreasing after, within bounds", () => {
     const arb = fc.record({
       peak: fc.double({ min: 1e-6, max: 1, noNaN: true }),
