@@ -24,7 +24,6 @@ export async function formPrompts(jsonl: string, form: VerseForm, n: number): Pr
 
 /** What {@link measureFormRate} returns: the report and the samples (prompt + continuation). */
 export interface FormRateResult extends FormRateReport {
-  samples: number;
   poems: string[];
 }
 

@@ -14,7 +14,7 @@ import type { BatGPTConfig } from "./config.js";
 import { generate, type GenerateOptions, type Generation } from "./generate.js";
 import { BatGPTModel } from "./model.js";
 import { AdamW, disposeGrads } from "./optimizer.js";
-import { readSlot, shardGradients, writeSlot, type ReplicaSpec, type Shard, type ShardResult, type SlotLayout } from "./replicas.js";
+import { plain, readSlot, shardGradients, writeSlot, type ReplicaSpec, type Shard, type ShardResult, type SlotLayout } from "./replicas.js";
 import type { Objective } from "./trainer.js";
 
 interface Init {
@@ -120,11 +120,6 @@ function setWeights(weights: Record<string, Float32Array>): void {
   }
 }
 
-async function readWeights(): Promise<Record<string, Float32Array>> {
-  const out: Record<string, Float32Array> = {};
-  for (const [name, v] of model!.params) out[name] = (await v.data()) as Float32Array;
-  return out;
-}
 
 // one message at a time, in order: a step's `step` never overtakes its `gradients`
 let queue: Promise<void> = Promise.resolve();
@@ -137,7 +132,7 @@ port.on("message", (m: { id: number; type: string; payload: unknown }) => {
       else if (m.type === "step") step((m.payload as { lr: number }).lr);
       else if (m.type === "generate") result = await generateChunks(m.payload as { prompts: string[]; options: GenerateOptions }[]);
       else if (m.type === "weights") setWeights(m.payload as Record<string, Float32Array>);
-      else if (m.type === "read") result = await readWeights();
+      else if (m.type === "read") result = await plain(model!.params);
       else throw new Error(`unknown message ${m.type}`);
       port.postMessage({ id: m.id, ok: true, result });
     } catch (err) {

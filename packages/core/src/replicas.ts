@@ -156,13 +156,18 @@ export async function shardGradients<B>(
   return { loss, metrics, grads: sums };
 }
 
+/** Where parameter `i` of a layout lies in a flat buffer: `[start, end)` in float32 elements. */
+function span(layout: SlotLayout, i: number): [number, number] {
+  return [layout.offsets[i]!, layout.offsets[i + 1] ?? layout.size];
+}
+
 /** Write `grads` into a flat slot (zeros where a parameter got no gradient); set `present[i]`. */
 export async function writeSlot(layout: SlotLayout, grads: ReadonlyMap<string, tf.Tensor>, slot: Float32Array, present: Uint8Array): Promise<void> {
   for (let i = 0; i < layout.names.length; i++) {
     const g = grads.get(layout.names[i]!);
-    const at = layout.offsets[i]!;
+    const [at, end] = span(layout, i);
     if (g) slot.set((await g.data()) as Float32Array, at);
-    else slot.fill(0, at, layout.offsets[i + 1] ?? layout.size);
+    else slot.fill(0, at, end);
     present[i] = g ? 1 : 0;
   }
 }
@@ -172,9 +177,8 @@ export function readSlot(layout: SlotLayout, slot: Float32Array, present: Uint8A
   const out: GradMap = new Map();
   for (let i = 0; i < layout.names.length; i++) {
     if (!present[i]) continue;
-    const at = layout.offsets[i]!;
-    const size = layout.shapes[i]!.reduce((a, b) => a * b, 1);
-    out.set(layout.names[i]!, tf.tensor(slot.slice(at, at + size), layout.shapes[i]!, "float32"));
+    const [at, end] = span(layout, i);
+    out.set(layout.names[i]!, tf.tensor(slot.slice(at, end), layout.shapes[i]!, "float32"));
   }
   return out;
 }
@@ -265,8 +269,8 @@ function replicaError(replica: number, e: { name: string; message: string; stack
   return err;
 }
 
-/** Plain copies of tensors, by name. */
-async function plain(tensors: Iterable<[string, tf.Tensor]>): Promise<Record<string, Float32Array>> {
+/** Plain copies of tensors, by name (weights and moments sent to, or read back from, a replica). */
+export async function plain(tensors: Iterable<[string, tf.Tensor]>): Promise<Record<string, Float32Array>> {
   const out: Record<string, Float32Array> = {};
   for (const [name, t] of tensors) out[name] = (await t.data()) as Float32Array;
   return out;
@@ -433,35 +437,30 @@ export class ReplicaPool {
       disposeGrads(own.grads);
       throw err;
     }
-    // sum in a fixed order, in float64, rounded once: every run with the same shards sums the same
+    // this thread's share goes into slot 0 like the workers' into theirs; the slots are summed in
+    // a fixed order, in float64, rounded once into slot 0: every run with the same shards sums the same
     const P = layout.size;
-    const total = new Float64Array(P);
-    const present = new Uint8Array(layout.names.length);
-    for (let i = 0; i < layout.names.length; i++) {
-      const g = own.grads.get(layout.names[i]!);
-      if (!g) continue;
-      present[i] = 1;
-      total.set((await g.data()) as Float32Array, layout.offsets[i]);
-    }
-    disposeGrads(own.grads);
-    const flags = new Uint8Array(this.presentBuffer);
     const K = layout.names.length;
+    const slot0 = new Float32Array(this.gradBuffer, 0, P);
+    const present = new Uint8Array(this.presentBuffer, 0, K);
+    try {
+      await writeSlot(layout, own.grads, slot0, present);
+    } finally {
+      disposeGrads(own.grads);
+    }
+    const flags = new Uint8Array(this.presentBuffer);
+    const total = Float64Array.from(slot0);
     for (let r = 1; r < this.size; r++) {
       const slot = new Float32Array(this.gradBuffer, r * P * 4, P);
       for (let i = 0; i < K; i++) {
         if (!flags[r * K + i]) continue;
         present[i] = 1;
-        const at = layout.offsets[i]!;
-        const end = layout.offsets[i + 1] ?? P;
+        const [at, end] = span(layout, i);
         for (let j = at; j < end; j++) total[j]! += slot[j]!;
       }
     }
-    const grads: GradMap = new Map();
-    for (let i = 0; i < K; i++) {
-      if (!present[i]) continue;
-      const at = layout.offsets[i]!;
-      grads.set(layout.names[i]!, tf.tensor(Float32Array.from(total.subarray(at, layout.offsets[i + 1] ?? P)), layout.shapes[i]!, "float32"));
-    }
+    slot0.set(total);
+    const grads = readSlot(layout, slot0, present);
     const loss = results.reduce((s, r) => s + r.loss, own.loss);
     const metrics = { ...own.metrics };
     for (const r of results) for (const [k, v] of Object.entries(r.metrics)) metrics[k] = (metrics[k] ?? 0) + v;

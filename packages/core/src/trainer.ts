@@ -207,7 +207,8 @@ export async function runTrainer<B>(objects: TrainerObjects<B>, config: TrainerC
   const { onStep, onEval } = objects.callbacks ?? {};
   const warmupSteps = Math.min(cfg.warmupSteps ?? Math.min(100, Math.floor(cfg.steps / 10)), cfg.steps);
   const schedule = makeSchedule({ peak: cfg.lr, warmupSteps, totalSteps: cfg.steps, minRatio: cfg.minLrRatio });
-  const vars = [...model.params.values()].filter((v) => v.trainable);
+  const trainable = [...model.params].filter(([, v]) => v.trainable).map(([name]) => name);
+  const vars = trainable.map((name) => model.params.get(name)!);
   if (vars.length === 0) throw new ConfigError("every parameter of the model is frozen: nothing to train");
   const parallel = objective.split !== undefined && objective.replica !== undefined;
   if (!parallel && typeof cfg.workers === "number" && cfg.workers > 1) {
@@ -256,7 +257,7 @@ export async function runTrainer<B>(objects: TrainerObjects<B>, config: TrainerC
     pool = await ReplicaPool.start(
       model,
       { workers, ...(tokenizer ? { tokenizer } : {}) },
-      workers > 1 ? { objective: objective.replica!, optimizer, trainable: [...model.params].filter(([, v]) => v.trainable).map(([n]) => n) } : undefined,
+      workers > 1 ? { objective: objective.replica!, optimizer, trainable } : undefined,
     );
   } catch (err) {
     optimizer.dispose();
