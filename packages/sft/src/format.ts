@@ -96,13 +96,13 @@ export function formatConversation(conversation: Conversation, tok: Tokenizer, o
   const system = messages[0]?.role === "system" ? [messages[0]] : [];
   const turns = messages.slice(system.length);
   const totalTurns = turns.length / 2;
+  let length = 0;
   for (let dropped = 0; dropped < totalTurns; dropped++) {
     const kept = [...system, ...turns.slice(2 * dropped)];
     const sample = encodeSpans(conversationSpans(kept, template), tok, lossOn, kept);
     if (maxLength === undefined || sample.ids.length <= maxLength) return { ...sample, droppedTurns: dropped };
+    length = sample.ids.length; // the last try keeps only the last turn
   }
-  const last = [...system, ...turns.slice(-2)];
-  const length = encodeSpans(conversationSpans(last, template), tok, lossOn, last).ids.length;
   throw new SampleTooLongError(`${where}the last answer does not fit maxLength ${maxLength}: with only ${system.length ? "the system message and " : ""}the last turn the sample is ${length} tokens`);
 }
 
