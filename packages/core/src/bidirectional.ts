@@ -82,6 +82,14 @@ export function directionScheme(config: BatGPTConfig): DirectionScheme {
  * The input the model reads for `ids` `[B, T]` (row-major) in `direction`: the scheme's start
  * token, then the sequence (reversed when reading backward) without its last token; the targets
  * are the sequence itself in that reading order. Position t of the input predicts target t.
+ *
+ * With `segmentIds` `[B·T]` (packing: a run of equal consecutive ids in a row is one sample; see
+ * `TokenBatch.segmentIds`), every sample is read on its own: in reading order each sample starts
+ * with the start token and its inputs shift inside the sample only. `segments` then gives, in
+ * reading order, each position's sample index within its row (0, 1, …) for the attention mask and
+ * the positions ({@link packedPositions}).
+ *
+ * @throws Error when `segmentIds` does not hold `batch × seqLen` entries.
  */
 export function directionalInput(
   ids: Int32Array,
@@ -89,18 +97,40 @@ export function directionalInput(
   seqLen: number,
   direction: Direction,
   startToken: number,
-): { input: Int32Array; targets: Int32Array } {
+  segmentIds?: Int32Array,
+): { input: Int32Array; targets: Int32Array; segments?: Int32Array } {
+  if (segmentIds !== undefined && segmentIds.length !== batch * seqLen) {
+    throw new Error(`segmentIds has ${segmentIds.length} entries, expected batch ${batch} × seqLen ${seqLen}`);
+  }
   const input = new Int32Array(batch * seqLen);
   const targets = new Int32Array(batch * seqLen);
+  const segments = segmentIds ? new Int32Array(batch * seqLen) : undefined;
   for (let b = 0; b < batch; b++) {
     const row = b * seqLen;
-    for (let t = 0; t < seqLen; t++) {
-      targets[row + t] = direction === "forward" ? ids[row + t]! : ids[row + seqLen - 1 - t]!;
-    }
+    const at = (t: number) => (direction === "forward" ? row + t : row + seqLen - 1 - t);
+    for (let t = 0; t < seqLen; t++) targets[row + t] = ids[at(t)]!;
     input[row] = startToken;
-    for (let t = 1; t < seqLen; t++) input[row + t] = targets[row + t - 1]!;
+    for (let t = 1; t < seqLen; t++) {
+      const starts = segmentIds !== undefined && segmentIds[at(t)] !== segmentIds[at(t - 1)];
+      if (segments) segments[row + t] = segments[row + t - 1]! + (starts ? 1 : 0);
+      input[row + t] = starts ? startToken : targets[row + t - 1]!;
+    }
   }
-  return { input, targets };
+  return segments ? { input, targets, segments } : { input, targets };
+}
+
+/**
+ * Each position's place inside its sample, `[B·T]` int32, from reading-order `segments` (as
+ * {@link directionalInput} returns them): 0 at each sample's first token, counting up to its end,
+ * so a packed sample gets the rotary positions it would have alone in a row.
+ */
+export function packedPositions(segments: Int32Array, batch: number, seqLen: number): Int32Array {
+  const positions = new Int32Array(batch * seqLen);
+  for (let b = 0; b < batch; b++) {
+    const row = b * seqLen;
+    for (let t = 1; t < seqLen; t++) positions[row + t] = segments[row + t] === segments[row + t - 1] ? positions[row + t - 1]! + 1 : 0;
+  }
+  return positions;
 }
 
 /** The three numbers of a bidirectional loss. */

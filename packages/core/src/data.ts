@@ -299,12 +299,20 @@ export interface TokenBatch {
   batch: number;
   /** Tokens per row. */
   seqLen: number;
+  /**
+   * Packing: `batch × seqLen` ids, row-major, one per token; a run of equal consecutive ids in a
+   * row is one sample. Each sample is read on its own in both directions — it starts with the
+   * direction token, its positions count from 0, and attention never crosses into a neighbour —
+   * so its log-probabilities equal those of the sample alone in a row. Absent: each row is one
+   * sequence.
+   */
+  segmentIds?: Int32Array;
 }
 
 /**
  * Cut a batch into at most `parts` batches of consecutive rows, as even as can be (the first
- * `batch mod parts` get one row more); no empty batch. Each holds a copy of its rows (a view
- * would carry the whole buffer to a worker thread).
+ * `batch mod parts` get one row more); no empty batch. Each holds a copy of its rows and of their
+ * `segmentIds` (a view would carry the whole buffer to a worker thread).
  *
  * @throws TokenDataError when `parts` is not an integer ≥ 1.
  */
@@ -315,7 +323,8 @@ export function splitTokenBatch(batch: TokenBatch, parts: number): TokenBatch[] 
   let row = 0;
   for (let i = 0; i < n; i++) {
     const rows = Math.floor(batch.batch / n) + (i < batch.batch % n ? 1 : 0);
-    out.push({ ids: batch.ids.slice(row * batch.seqLen, (row + rows) * batch.seqLen), batch: rows, seqLen: batch.seqLen });
+    const [from, to] = [row * batch.seqLen, (row + rows) * batch.seqLen];
+    out.push({ ids: batch.ids.slice(from, to), batch: rows, seqLen: batch.seqLen, ...(batch.segmentIds ? { segmentIds: batch.segmentIds.slice(from, to) } : {}) });
     row += rows;
   }
   return out;

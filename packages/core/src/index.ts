@@ -8,7 +8,7 @@ export { Rng } from "./rng.js";
 export type { RngState } from "./rng.js";
 export { BatGPTModel, createModel, createModelOptionsSchema } from "./model.js";
 export type { KVCache, CreateModelOptions, HiddenOptions } from "./model.js";
-export { bidirectionalLoss, directionalInput, directionScheme, DIRECTIONS, DIRECTION_SCHEMES, DIRECTION_EMBEDDINGS } from "./bidirectional.js";
+export { bidirectionalLoss, directionalInput, packedPositions, directionScheme, DIRECTIONS, DIRECTION_SCHEMES, DIRECTION_EMBEDDINGS } from "./bidirectional.js";
 export type { Direction, DirectionScheme, BidirectionalLoss, DirectionWeights } from "./bidirectional.js";
 export { flopsPerToken, estimateMfu } from "./flops.js";
 export type { FlopsPerToken } from "./flops.js";

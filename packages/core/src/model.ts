@@ -17,8 +17,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { Tokenizer } from "@batgpt/tokenizer";
 import { z } from "zod";
 import { modelDims, resolveConfig, type BatGPTConfig, type BatGPTConfigInput, type HeadConfigInput, type ModelDims } from "./config.js";
-import { applyRotary, causalAttention, crossEntropy, embedding, linear, rmsNorm, rotaryTables, swiglu, tokenLogProbs as opsTokenLogProbs } from "./ops/index.js";
-import { bidirectionalLoss, directionalInput, directionScheme, type BidirectionalLoss, type Direction, type DirectionScheme, type DirectionWeights } from "./bidirectional.js";
+import { applyRotary, causalAttention, crossEntropy, embedding, linear, packedCausalBias, rmsNorm, rotaryTables, swiglu, tokenLogProbs as opsTokenLogProbs } from "./ops/index.js";
+import { bidirectionalLoss, directionalInput, directionScheme, packedPositions, type BidirectionalLoss, type Direction, type DirectionScheme, type DirectionWeights } from "./bidirectional.js";
 import { TokenDataError, type TokenBatch } from "./data.js";
 import { ConfigError, parseOptions } from "./options.js";
 import { headParameterSpecs, initParameter, initParameters, layerParam } from "./params.js";
@@ -56,6 +56,12 @@ export interface HiddenOptions {
   cache?: KVCache;
   /** `[B, cache + S]`: 1 for real tokens, 0 for left padding. */
   keyMask?: tf.Tensor2D;
+  /**
+   * Packed rows: `[B·S]`, each position's sample index within its row in reading order, as
+   * `directionalInput` returns it with `segmentIds`. Each sample gets positions from 0 and
+   * attends only to itself. Not with a cache.
+   */
+  segments?: Int32Array;
 }
 
 /** One layer's parameters by role (official names in params.ts; linear weights `[in, out]`). */
@@ -85,6 +91,8 @@ interface Positions {
   /** The cache being built (this pass's keys and values appended to `cache`'s). */
   next?: KVCache;
   keyMask?: tf.Tensor2D;
+  /** Packed rows: each token's rotary position `[B·S]` and the block-diagonal causal bias. */
+  packed?: { positions: Int32Array; bias: tf.Tensor4D };
 }
 
 /**
@@ -171,9 +179,10 @@ export class BatGPTModel {
   private attention(h: tf.Tensor2D, l: LayerParams, pos: Positions, i: number): tf.Tensor2D {
     const { n_head } = this.config;
     const { headDim, kvHeads } = this.dims;
-    const { batch, seqLen, start } = pos;
-    const q = applyRotary(linear(h, l.query, l.queryBias).reshape([batch, seqLen, n_head, headDim]), this.cos, this.sin, start);
-    let k = applyRotary(linear(h, l.key, l.keyBias).reshape([batch, seqLen, kvHeads, headDim]), this.cos, this.sin, start);
+    const { batch, seqLen, start, packed } = pos;
+    const at = packed?.positions ?? start;
+    const q = applyRotary(linear(h, l.query, l.queryBias).reshape([batch, seqLen, n_head, headDim]), this.cos, this.sin, at);
+    let k = applyRotary(linear(h, l.key, l.keyBias).reshape([batch, seqLen, kvHeads, headDim]), this.cos, this.sin, at);
     let v = linear(h, l.value, l.valueBias).reshape([batch, seqLen, kvHeads, headDim]) as tf.Tensor4D;
     if (pos.cache && pos.next) {
       if (start > 0) {
@@ -183,7 +192,7 @@ export class BatGPTModel {
       pos.next.k.push(k);
       pos.next.v.push(v);
     }
-    return linear(causalAttention(q, k, v, pos.keyMask), l.dense);
+    return linear(causalAttention(q, k, v, { ...(pos.keyMask ? { keyMask: pos.keyMask } : {}), ...(packed ? { packedBias: packed.bias } : {}) }), l.dense);
   }
 
   /** The SwiGLU MLP: `down(silu(gate(h)) ⊙ up(h))`, `[N, hidden]` → `[N, hidden]`. */
@@ -203,17 +212,27 @@ export class BatGPTModel {
    * scheme's {@link BatGPTModel.startToken}) read in `options.direction` (default forward),
    * continuing from `options.cache` when given (the new keys and values are appended to it; the
    * caller owns the returned cache tensors). `options.keyMask` `[B, cache + S]` marks padding (0)
-   * for left-padded batches.
+   * for left-padded batches; `options.segments` reads packed samples apart.
+   *
+   * @throws Error for a sequence longer than `max_seq_len`, or segments with a cache.
    */
   hidden(input: Int32Array, batch: number, seqLen: number, options: HiddenOptions = {}): { hidden: tf.Tensor2D; cache?: KVCache } {
-    const { direction = "forward", cache, keyMask } = options;
+    const { direction = "forward", cache, keyMask, segments } = options;
+    if (segments !== undefined && cache !== undefined) throw new Error("hidden: packed segments cannot extend a KV cache");
     const c = this.config;
     const start = cache?.length ?? 0;
     if (start + seqLen > c.max_seq_len) {
       throw new Error(`sequence of ${start + seqLen} positions is longer than max_seq_len ${c.max_seq_len}`);
     }
     this.checkIds(input);
-    const pos: Positions = { batch, seqLen, start, ...(cache ? { cache, next: { k: [], v: [], length: start + seqLen } } : {}), ...(keyMask ? { keyMask } : {}) };
+    const pos: Positions = {
+      batch,
+      seqLen,
+      start,
+      ...(cache ? { cache, next: { k: [], v: [], length: start + seqLen } } : {}),
+      ...(keyMask ? { keyMask } : {}),
+      ...(segments ? { packed: { positions: packedPositions(segments, batch, seqLen), bias: packedCausalBias(segments, batch, seqLen) } } : {}),
+    };
     const tokens = embedding(this.p("model.word_embeddings.weight") as tf.Tensor2D, tf.tensor1d(input, "int32"));
     let x = this.scheme.mark(tokens, direction, (name) => this.p(name));
     for (let i = 0; i < c.n_layer; i++) x = this.block(x, this.layer(i), pos, i);
@@ -260,7 +279,7 @@ export class BatGPTModel {
   /**
    * The mean cross-entropy (nats per token) of a batch `{ ids: [B·T] row-major, batch: B,
    * seqLen: T }` read in one direction, with optional per-target weights `[B·T]` in reading order
-   * of that direction (0 = not scored).
+   * of that direction (0 = not scored). A batch with `segmentIds` is read sample by sample.
    *
    * @throws TokenDataError when the sizes do not match or an id is outside the vocabulary.
    */
@@ -268,8 +287,8 @@ export class BatGPTModel {
     const { ids, batch, seqLen } = tokens;
     if (ids.length !== batch * seqLen) throw new TokenDataError(`ids has ${ids.length} entries, expected batch ${batch} × seqLen ${seqLen}`);
     this.checkIds(ids);
-    const { input, targets } = directionalInput(ids, batch, seqLen, direction, this.startToken(direction));
-    const logits = this.head(this.hidden(input, batch, seqLen, { direction }).hidden);
+    const { input, targets, segments } = directionalInput(ids, batch, seqLen, direction, this.startToken(direction), tokens.segmentIds);
+    const logits = this.head(this.hidden(input, batch, seqLen, { direction, ...(segments ? { segments } : {}) }).hidden);
     const w = weights ?? new Float32Array(batch * seqLen).fill(1);
     return crossEntropy(logits, tf.tensor1d(targets, "int32"), tf.tensor1d(w, "float32"));
   }
@@ -314,7 +333,8 @@ export class BatGPTModel {
    * `log p(ids[b, j] | the tokens read before it)` reading in `direction` — after the direction
    * token and `ids[b, 0..j−1]` forward, after the direction token and `ids[b, j+1..T−1]`
    * backward. Entries are aligned with `batch.ids` in both directions, so one mask serves both.
-   * Units: nats. Used for PPO's probability ratio, judge scoring and SFT metrics. The caller
+   * With `batch.segmentIds` (packing) "the tokens read before it" are those of its own sample
+   * only, and the values equal those of each sample alone in a row. Units: nats. Used for PPO's probability ratio, judge scoring and SFT metrics. The caller
    * owns the returned tensor (inside `tf.variableGrads` or `tf.tidy`, tfjs manages it).
    *
    * @throws TokenDataError for ids outside the vocabulary or a batch whose sizes do not match.
@@ -326,9 +346,9 @@ export class BatGPTModel {
     }
     if (direction !== "forward" && direction !== "backward") throw new ConfigError(`tokenLogProbs: direction must be "forward" or "backward", got ${JSON.stringify(direction)}`);
     this.checkIds(ids);
-    const { input, targets } = directionalInput(ids, B, T, direction, this.startToken(direction));
+    const { input, targets, segments } = directionalInput(ids, B, T, direction, this.startToken(direction), batch.segmentIds);
     return tf.tidy(() => {
-      const logits = this.head(this.hidden(input, B, T, { direction }).hidden);
+      const logits = this.head(this.hidden(input, B, T, { direction, ...(segments ? { segments } : {}) }).hidden);
       const lp = opsTokenLogProbs(logits, tf.tensor1d(targets, "int32")).reshape([B, T]) as tf.Tensor2D;
       // backward, position t of the reading is token T−1−t of the sequence
       return direction === "forward" ? lp : (tf.reverse(lp, 1) as tf.Tensor2D);

@@ -10,6 +10,7 @@ import {
   crossEntropy,
   embedding,
   linear,
+  packedCausalBias,
   rmsNorm,
   rotaryTables,
   swiglu,
@@ -50,6 +51,8 @@ describe.each(["wasm", "cpu"] as const)("custom gradients match finite differenc
     const c = tf.tensor2d(cos, [10, 6]);
     const s = tf.tensor2d(sin, [10, 6]);
     gradCheck((x) => applyRotary(x as tf.Tensor4D, c, s, 3), [inp([2, 3, 2, 6])]);
+    // every token at its own position (packed samples)
+    gradCheck((x) => applyRotary(x as tf.Tensor4D, c, s, Int32Array.from([0, 1, 0, 4, 0, 1])), [inp([2, 3, 2, 6])]);
     tf.dispose([c, s]);
   });
 
@@ -92,6 +95,17 @@ describe.each(["wasm", "cpu"] as const)("custom gradients match finite differenc
       const mask = tf.tensor2d([0, 1, 1, 1, 1, 0, 0, 1, 1, 1], [2, 5]);
       gradCheck(attn(mask), [inp([2, 5, 2, 3]), inp([2, 5, 1, 3]), inp([2, 5, 1, 3])], { coords: 16 });
       mask.dispose();
+    });
+
+    it("packed samples (block-diagonal causal bias)", async () => {
+      await use();
+      const bias = packedCausalBias(Int32Array.from([0, 0, 1, 1, 1, 0, 1, 1, 2, 2]), 2, 5);
+      gradCheck(
+        (q, k, v) => causalAttentionWith(impl, q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D, { packedBias: bias }),
+        [inp([2, 5, 4, 3]), inp([2, 5, 2, 3]), inp([2, 5, 2, 3])],
+        { coords: 16 },
+      );
+      bias.dispose();
     });
   });
 

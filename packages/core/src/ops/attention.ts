@@ -56,9 +56,40 @@ function causalBias(t: number, s: number): tf.Tensor2D {
   return bias;
 }
 
-/** The bias added to scores [B, H, T, S]: [T, S], or [B, 1, T, S] with a key mask; undefined if none. */
-function scoreBias(b: number, t: number, s: number, keyMask: tf.Tensor2D | undefined): tf.Tensor | undefined {
-  const causal = t > 1 ? causalBias(t, s) : undefined;
+/**
+ * The block-diagonal causal bias of packed rows, `[B, 1, T, T]`: 0 where key j ≤ query i and both
+ * lie in the same sample of the row, −1e9 elsewhere, so a sample never attends to its neighbour.
+ * `segments` `[B·T]` (row-major, in reading order) holds each position's sample index within its
+ * row, as `directionalInput` returns it; a sample is a run of equal consecutive entries.
+ *
+ * @throws Error when `segments` does not hold `batch × seqLen` entries.
+ */
+export function packedCausalBias(segments: Int32Array, batch: number, seqLen: number): tf.Tensor4D {
+  if (segments.length !== batch * seqLen) throw new Error(`packedCausalBias: ${segments.length} segment ids for [${batch}, ${seqLen}] tokens`);
+  const a = new Float32Array(batch * seqLen * seqLen).fill(MASKED);
+  for (let b = 0; b < batch; b++) {
+    const row = b * seqLen;
+    let first = 0;
+    for (let i = 0; i < seqLen; i++) {
+      if (i > 0 && segments[row + i] !== segments[row + i - 1]) first = i;
+      a.fill(0, (row + i) * seqLen + first, (row + i) * seqLen + i + 1);
+    }
+  }
+  return tf.tensor4d(a, [batch, 1, seqLen, seqLen]);
+}
+
+/** What masks the scores besides causality: left padding of keys, or packed samples. */
+export interface AttentionMasks {
+  /** `[B, S]`: 1 = real token, 0 = padding (never attended). */
+  keyMask?: tf.Tensor2D;
+  /** `[B, 1, T, T]` from {@link packedCausalBias}; replaces the plain causal bias (needs S = T). */
+  packedBias?: tf.Tensor4D;
+}
+
+/** The bias added to scores [B, H, T, S]: [T, S], or [B, 1, T, S] with a key mask or packing; undefined if none. */
+function scoreBias(b: number, t: number, s: number, masks: AttentionMasks): tf.Tensor | undefined {
+  const { keyMask, packedBias } = masks;
+  const causal = packedBias ?? (t > 1 ? causalBias(t, s) : undefined);
   if (keyMask === undefined) return causal;
   const pad = tf.reshape(tf.mul(tf.sub(1, tf.cast(keyMask, "float32")), MASKED), [b, 1, 1, s]);
   return causal === undefined ? pad : tf.add(causal, pad);
@@ -75,10 +106,10 @@ function queriesWithKeys(b: number, t: number, s: number, keyMask: tf.Tensor2D |
 }
 
 /** Softmax of the masked scores [B, H, T, S]; rows of queries without a visible key are 0. */
-function attentionWeights(scores: tf.Tensor, dm: Dims, keyMask: tf.Tensor2D | undefined): tf.Tensor {
-  const bias = scoreBias(dm.b, dm.t, dm.s, keyMask);
+function attentionWeights(scores: tf.Tensor, dm: Dims, masks: AttentionMasks): tf.Tensor {
+  const bias = scoreBias(dm.b, dm.t, dm.s, masks);
   const p = tf.softmax(bias === undefined ? scores : tf.add(scores, bias));
-  const keep = queriesWithKeys(dm.b, dm.t, dm.s, keyMask);
+  const keep = queriesWithKeys(dm.b, dm.t, dm.s, masks.keyMask);
   return keep === undefined ? p : tf.mul(p, keep);
 }
 
@@ -98,7 +129,8 @@ interface Dims {
   scale: number;
 }
 
-function dims(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, keyMask: tf.Tensor2D | undefined): Dims {
+function dims(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, masks: AttentionMasks): Dims {
+  const { keyMask, packedBias } = masks;
   if (q.rank !== 4 || k.rank !== 4 || v.rank !== 4) {
     throw new Error(`causalAttention: q, k, v must be 4-D, got [${q.shape}], [${k.shape}], [${v.shape}]`);
   }
@@ -110,6 +142,9 @@ function dims(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, keyMask: tf.Tensor
   if (h % kv !== 0) throw new Error(`causalAttention: ${h} query heads are not a multiple of ${kv} KV heads`);
   if (keyMask !== undefined && (keyMask.rank !== 2 || keyMask.shape[0] !== b || keyMask.shape[1] !== s)) {
     throw new Error(`causalAttention: keyMask must be [${b}, ${s}], got [${keyMask.shape}]`);
+  }
+  if (packedBias !== undefined && !tf.util.arraysEqual(packedBias.shape, [b, 1, t, s])) {
+    throw new Error(`causalAttention: packedBias must be [${b}, 1, ${t}, ${t}] (packing needs S = T), got [${packedBias.shape}]`);
   }
   const g = h / kv;
   return { b, t, s, h, kv, d, g, groups: b * kv, rows: g * t, scale: 1 / Math.sqrt(d) };
@@ -136,7 +171,7 @@ function products(a: tf.Tensor2D[], b: tf.Tensor2D[]): tf.Tensor2D[] {
   return a.map((x, i) => tf.matMul(x, b[i]!));
 }
 
-function piecesAttention(dm: Dims, keyMask: tf.Tensor2D | undefined): (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D) => tf.Tensor2D {
+function piecesAttention(dm: Dims, masks: AttentionMasks): (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D) => tf.Tensor2D {
   const { b, t, s, h, kv, d, groups: n, rows: r, scale } = dm;
   const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [q, k, v] = args as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
@@ -144,7 +179,7 @@ function piecesAttention(dm: Dims, keyMask: tf.Tensor2D | undefined): (q: tf.Ten
     const qp = splitRows<tf.Rank.R2>(headsFirst(q, scale), n, [r, d]);
     const kTp = splitRows<tf.Rank.R2>(tf.transpose(k, [0, 2, 3, 1]), n, [d, s]);
     const vp = splitRows<tf.Rank.R2>(headsFirst(v), n, [s, d]);
-    const p = attentionWeights(tf.reshape(tf.concat(products(qp, kTp)), [b, h, t, s]), dm, keyMask);
+    const p = attentionWeights(tf.reshape(tf.concat(products(qp, kTp)), [b, h, t, s]), dm, masks);
     const o = toOutput(tf.concat(products(splitRows<tf.Rank.R2>(p, n, [r, s]), vp)), dm);
     save([q, k, v, p, o]);
     return {
@@ -173,7 +208,7 @@ function piecesAttention(dm: Dims, keyMask: tf.Tensor2D | undefined): (q: tf.Ten
   return (q, k, v) => f(q, k, v) as tf.Tensor2D;
 }
 
-function batchedAttention(dm: Dims, keyMask: tf.Tensor2D | undefined): (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D) => tf.Tensor2D {
+function batchedAttention(dm: Dims, masks: AttentionMasks): (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D) => tf.Tensor2D {
   const { b, t, s, h, kv, d, groups: n, rows: r, scale } = dm;
   const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [q, k, v] = args as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
@@ -181,7 +216,7 @@ function batchedAttention(dm: Dims, keyMask: tf.Tensor2D | undefined): (q: tf.Te
     const qh = tf.reshape(headsFirst(q, scale), [n, r, d]);
     const kh = tf.reshape(headsFirst(k), [n, s, d]);
     const vh = tf.reshape(headsFirst(v), [n, s, d]);
-    const p = tf.reshape(attentionWeights(tf.reshape(tf.matMul(qh, kh, false, true), [b, h, t, s]), dm, keyMask), [n, r, s]);
+    const p = tf.reshape(attentionWeights(tf.reshape(tf.matMul(qh, kh, false, true), [b, h, t, s]), dm, masks), [n, r, s]);
     const o = toOutput(tf.matMul(p, vh), dm);
     save([q, k, v, p, o]);
     return {
@@ -216,9 +251,10 @@ export function chooseAttentionImpl(q: tf.Tensor4D, k: tf.Tensor4D): AttentionIm
 }
 
 /** {@link causalAttention} with an explicit formulation (both give the same values and gradients). */
-export function causalAttentionWith(impl: AttentionImpl, q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, keyMask?: tf.Tensor2D): tf.Tensor2D {
-  const dm = dims(q, k, v, keyMask);
-  return (impl === "pieces" ? piecesAttention : batchedAttention)(dm, keyMask)(q, k, v);
+export function causalAttentionWith(impl: AttentionImpl, q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, masks: tf.Tensor2D | AttentionMasks = {}): tf.Tensor2D {
+  const m: AttentionMasks = masks instanceof tf.Tensor ? { keyMask: masks as tf.Tensor2D } : masks;
+  const dm = dims(q, k, v, m);
+  return (impl === "pieces" ? piecesAttention : batchedAttention)(dm, m)(q, k, v);
 }
 
 /**
@@ -229,9 +265,13 @@ export function causalAttentionWith(impl: AttentionImpl, q: tf.Tensor4D, k: tf.T
  * training; S > T is decoding with a KV cache). Query head h uses KV head ⌊h / (H/KV)⌋, without
  * repeating K/V. `keyMask` [B, S] (1 = real token, 0 = padding) keeps padded keys from ever being
  * attended (left-padded batched generation); a query whose every visible key is masked outputs 0
- * (with zero gradient). Scores are scaled by 1/√D. Differentiable w.r.t. q, k and v with a
- * custom gradient that recomputes nothing and uses only plain 2-D matmuls on wasm.
+ * (with zero gradient). `masks` is that key mask, or `{ keyMask?, packedBias? }` where
+ * `packedBias` ({@link packedCausalBias}) keeps packed samples apart. Scores are scaled by 1/√D.
+ * Differentiable w.r.t. q, k and v with a custom gradient that recomputes nothing and uses only
+ * plain 2-D matmuls on wasm.
+ *
+ * @throws Error for shapes that do not fit together.
  */
-export function causalAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, keyMask?: tf.Tensor2D): tf.Tensor2D {
-  return causalAttentionWith(chooseAttentionImpl(q, k), q, k, v, keyMask);
+export function causalAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, masks?: tf.Tensor2D | AttentionMasks): tf.Tensor2D {
+  return causalAttentionWith(chooseAttentionImpl(q, k), q, k, v, masks);
 }

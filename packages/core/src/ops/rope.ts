@@ -68,32 +68,45 @@ export function pairSwapMatrix(d: number): tf.Tensor2D {
 /**
  * Rotate `x` [B, T, nHeads, D] at positions start..start+T−1, given the tables as tensors
  * [maxSeq, D] (see {@link rotaryTables}): `out[2i] = x[2i]·cos − x[2i+1]·sin`,
- * `out[2i+1] = x[2i+1]·cos + x[2i]·sin`.
+ * `out[2i+1] = x[2i+1]·cos + x[2i]·sin`. `start` may instead be every token's own position,
+ * `[B·T]` row-major (packed samples, whose positions restart at 0; see `packedPositions`).
  *
  * Custom gradient (w.r.t. `x` only): `dx = dy ⊙ C − ((dy ⊙ S) · P)`.
+ *
+ * @throws Error for a shape mismatch or a position outside the tables.
  */
-export function applyRotary(x: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D, start: number): tf.Tensor4D {
+export function applyRotary(x: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D, start: number | Int32Array): tf.Tensor4D {
   if (x.rank !== 4) throw new Error(`applyRotary: x must be [B, T, nHeads, D], got [${x.shape}]`);
   const [b, t, h, d] = x.shape;
   if (cos.rank !== 2 || cos.shape[1] !== d || !tf.util.arraysEqual(cos.shape, sin.shape)) {
     throw new Error(`applyRotary: cos and sin must be [maxSeq, ${d}], got [${cos.shape}] and [${sin.shape}]`);
   }
-  if (!Number.isInteger(start) || start < 0 || start + t > cos.shape[0]) {
-    throw new Error(`applyRotary: positions ${start}..${start + t - 1} are outside the tables' 0..${cos.shape[0] - 1}`);
+  const maxSeq = cos.shape[0];
+  if (typeof start === "number") {
+    if (!Number.isInteger(start) || start < 0 || start + t > maxSeq) {
+      throw new Error(`applyRotary: positions ${start}..${start + t - 1} are outside the tables' 0..${maxSeq - 1}`);
+    }
+  } else {
+    if (start.length !== b * t) throw new Error(`applyRotary: ${start.length} positions for [${b}, ${t}] tokens`);
+    const bad = start.findIndex((p) => p < 0 || p >= maxSeq);
+    if (bad >= 0) throw new Error(`applyRotary: position ${start[bad]} of token ${bad} is outside the tables' 0..${maxSeq - 1}`);
   }
+  /** The rows of a table for these positions: [T, 1, D], or [B, T, 1, D] per token. */
+  const rows = (table: tf.Tensor2D): tf.Tensor =>
+    typeof start === "number" ? tf.reshape(tf.slice(table, [start, 0], [t, d]), [t, 1, d]) : tf.reshape(tf.gather(table, tf.tensor1d(start, "int32")), [b, t, 1, d]);
   const p = pairSwapMatrix(d);
   const m = b * t * h;
   const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const xs = args[0] as tf.Tensor4D;
-    const c = tf.reshape(tf.slice(cos, [start, 0], [t, d]), [t, 1, d]);
-    const s = tf.reshape(tf.slice(sin, [start, 0], [t, d]), [t, 1, d]);
+    const c = rows(cos);
+    const s = rows(sin);
     const save = args[1] as tf.GradSaveFunc;
     save([c, s]);
     const xp = tf.reshape(tf.matMul(tf.reshape(xs, [m, d]), p), [b, t, h, d]);
     return {
       value: tf.add(tf.mul(xs, c), tf.mul(xp, s)) as tf.Tensor4D,
       gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
-        const [cs, ss] = saved as [tf.Tensor3D, tf.Tensor3D];
+        const [cs, ss] = saved as [tf.Tensor, tf.Tensor];
         const dys = tf.reshape(tf.mul(dy, ss), [m, d]) as tf.Tensor2D;
         return tf.sub(tf.mul(dy, cs), tf.reshape(tf.matMul(dys, p), [b, t, h, d]));
       },
