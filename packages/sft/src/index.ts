@@ -4,7 +4,7 @@ export { renderChat, templateSource, tokenizerConfigJson, BATGPT_CHAT_TEMPLATE, 
 export type { RenderChatOptions } from "./template.js";
 export { formatConversation, conversationSpans, formatOptionsSchema, SampleTooLongError } from "./format.js";
 export type { FormatOptions, FormattedSample } from "./format.js";
-export { sftObjective, answerLoss, answerTokens, padBatch, SftDataSource } from "./objective.js";
-export type { SftBatch } from "./objective.js";
+export { sftObjective, answerLoss, answerTokens, padBatch, packBatch, SftDataSource } from "./objective.js";
+export type { SftBatch, SftDataSourceOptions } from "./objective.js";
 export { trainSft, evaluateAnswerLoss, sftConfigSchema } from "./train.js";
 export type { SftConfig, SftObjects } from "./train.js";

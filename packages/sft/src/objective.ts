@@ -15,24 +15,94 @@ export interface SftBatch extends TokenBatch {
   lossMask: Float32Array;
 }
 
+/** Segment id of the padding at the end of a row: its own run, so no real token ever attends to it. */
+const PAD_SEGMENT = -1;
+
 /**
- * Right-pad samples into one batch of `seqLen` tokens a row (default: the longest sample). Padding
- * comes after a sample, so causal attention never lets a real token see it, and its mask is 0.
+ * Right-pad samples into one batch of `seqLen` tokens a row (default: the longest sample), one
+ * sample a row. Padding has mask 0 and is its own segment (`segmentIds`: 0 on the sample, −1 on
+ * the padding), so it is never attended — not even reading backward, where it would otherwise be
+ * read first.
  *
  * @throws {SftDataError} for no samples, or a sample longer than `seqLen`.
  */
 export function padBatch(samples: readonly FormattedSample[], padId: number, seqLen?: number): SftBatch {
   if (samples.length === 0) throw new SftDataError("padBatch: no samples");
   const T = seqLen ?? Math.max(...samples.map((s) => s.ids.length));
-  const B = samples.length;
+  return rowsBatch(
+    samples.map((s) => [s]),
+    padId,
+    T,
+    "padBatch",
+  );
+}
+
+/**
+ * Pack samples into `rows` rows of `seqLen` tokens, in order, next-fit: a sample goes into the
+ * current row while it fits, else starts the next row (samples are never cut). Each sample is its
+ * own segment (`segmentIds` 0, 1, … within a row; −1 on the padding that ends a row), so the model
+ * reads each one as if it were alone (see core's `TokenBatch.segmentIds`): same positions, same
+ * direction token, no attention across samples, and the loss mask of each sample kept.
+ *
+ * @returns the batch and how many of `samples` it holds (the rest did not fit in `rows` rows).
+ * @throws {SftDataError} for no samples, `rows` < 1, or a sample longer than `seqLen`.
+ */
+export function packBatch(samples: readonly FormattedSample[], padId: number, seqLen: number, rows = Infinity): { batch: SftBatch; used: number } {
+  if (samples.length === 0) throw new SftDataError("packBatch: no samples");
+  if (!(rows >= 1)) throw new SftDataError(`packBatch: rows must be >= 1, got ${rows}`);
+  const packer = new RowPacker(seqLen, rows, "packBatch");
+  let used = 0;
+  while (used < samples.length && packer.add(samples[used]!)) used++;
+  return { batch: rowsBatch(packer.rows, padId, seqLen, "packBatch"), used };
+}
+
+/** Next-fit of whole samples into at most `maxRows` rows of `seqLen` tokens. */
+class RowPacker {
+  readonly rows: FormattedSample[][] = [[]];
+  private fill = 0;
+
+  constructor(
+    private readonly seqLen: number,
+    private readonly maxRows: number,
+    private readonly who: string,
+  ) {}
+
+  /**
+   * Put `s` at the end of the last row, or open a new row; false (and nothing added) when all rows are taken.
+   *
+   * @throws {SftDataError} for a sample longer than a row.
+   */
+  add(s: FormattedSample): boolean {
+    const n = s.ids.length;
+    if (n > this.seqLen) throw new SftDataError(`${this.who}: a sample of ${n} tokens does not fit rows of ${this.seqLen} (format it with maxLength)`);
+    if (this.fill + n > this.seqLen) {
+      if (this.rows.length === this.maxRows) return false;
+      this.rows.push([]);
+      this.fill = 0;
+    }
+    this.rows.at(-1)!.push(s);
+    this.fill += n;
+    return true;
+  }
+}
+
+/** Rows of samples laid end to end, each row padded to `T`, with segment ids and the loss mask. */
+function rowsBatch(rows: readonly (readonly FormattedSample[])[], padId: number, T: number, who: string): SftBatch {
+  const B = rows.length;
   const ids = new Int32Array(B * T).fill(padId);
   const lossMask = new Float32Array(B * T);
-  samples.forEach((s, b) => {
-    if (s.ids.length > T) throw new SftDataError(`padBatch: a sample of ${s.ids.length} tokens does not fit rows of ${T} (format it with maxLength)`);
-    ids.set(s.ids, b * T);
-    lossMask.set(s.lossMask, b * T);
+  const segmentIds = new Int32Array(B * T).fill(PAD_SEGMENT);
+  rows.forEach((row, b) => {
+    let at = b * T;
+    row.forEach((s, k) => {
+      if (at + s.ids.length > (b + 1) * T) throw new SftDataError(`${who}: a sample of ${s.ids.length} tokens does not fit rows of ${T} (format it with maxLength)`);
+      ids.set(s.ids, at);
+      lossMask.set(s.lossMask, at);
+      segmentIds.fill(k, at, at + s.ids.length);
+      at += s.ids.length;
+    });
   });
-  return { ids, lossMask, batch: B, seqLen: T };
+  return { ids, lossMask, batch: B, seqLen: T, segmentIds };
 }
 
 /** The answer tokens of a batch: Σ lossMask. */
@@ -87,9 +157,24 @@ interface SftSourceState {
   rng: RngState;
 }
 
+/** Options of {@link SftDataSource}. */
+export interface SftDataSourceOptions {
+  /** Rows a batch: samples a row when padding, rows of packed samples when packing. */
+  batchSize: number;
+  padId: number;
+  /** Tokens a row (default when padding: each batch's longest sample; required when packing). */
+  seqLen?: number;
+  /** Seed of the sample order. */
+  seed?: number;
+  /** Pack several samples into a row ({@link packBatch}) instead of one a row ({@link padBatch}). */
+  packing?: boolean;
+}
+
 /**
- * Epochs over formatted samples in a seeded order, `batchSize` samples a batch, padded with
- * {@link padBatch}; its position (`state`/`restore`) makes a resumed run read the same batches.
+ * Epochs over formatted samples in a seeded order, `batchSize` rows a batch: one sample a row,
+ * padded ({@link padBatch}), or with `packing` as many whole samples a row as fit
+ * ({@link packBatch}; a sample that does not fit in the last row opens the next batch). Its
+ * position (`state`/`restore`) makes a resumed run read the same batches.
  */
 export class SftDataSource implements DataSource<SftBatch> {
   private rng: Rng;
@@ -99,14 +184,20 @@ export class SftDataSource implements DataSource<SftBatch> {
   private epoch = 0;
 
   /**
-   * @throws {SftDataError} for no samples, or a batch size that is not an integer ≥ 1.
+   * @throws {SftDataError} for no samples, a batch size that is not an integer ≥ 1, packing
+   *   without `seqLen`, or (packing) a sample longer than `seqLen`.
    */
   constructor(
     private readonly samples: readonly FormattedSample[],
-    private readonly options: { batchSize: number; padId: number; seqLen?: number; seed?: number },
+    private readonly options: SftDataSourceOptions,
   ) {
     if (samples.length === 0) throw new SftDataError("SftDataSource: no samples");
     if (!Number.isSafeInteger(options.batchSize) || options.batchSize < 1) throw new SftDataError(`SftDataSource: batchSize must be an integer >= 1, got ${options.batchSize}`);
+    if (options.packing) {
+      if (options.seqLen === undefined) throw new SftDataError("SftDataSource: packing needs seqLen (the length of a packed row)");
+      const long = samples.findIndex((s) => s.ids.length > options.seqLen!);
+      if (long >= 0) throw new SftDataError(`SftDataSource: sample ${long} has ${samples[long]!.ids.length} tokens, more than a packed row of seqLen ${options.seqLen} (format it with maxLength)`);
+    }
     this.rng = new Rng(options.seed ?? 0);
     this.epochStart = this.rng.state();
     this.shuffle();
@@ -118,16 +209,29 @@ export class SftDataSource implements DataSource<SftBatch> {
     this.position = 0;
   }
 
-  next(): SftBatch {
-    const picked: FormattedSample[] = [];
-    while (picked.length < this.options.batchSize) {
-      if (this.position === this.order.length) {
-        this.epoch++;
-        this.shuffle();
-      }
-      picked.push(this.samples[this.order[this.position++]!]!);
+  /** The sample at the current position, opening the next epoch at the end of this one. */
+  private peek(): FormattedSample {
+    if (this.position === this.order.length) {
+      this.epoch++;
+      this.shuffle();
     }
-    return padBatch(picked, this.options.padId, this.options.seqLen);
+    return this.samples[this.order[this.position]!]!;
+  }
+
+  next(): SftBatch {
+    const { batchSize, padId, seqLen, packing } = this.options;
+    if (!packing) {
+      const picked: FormattedSample[] = [];
+      while (picked.length < batchSize) {
+        picked.push(this.peek());
+        this.position++;
+      }
+      return padBatch(picked, padId, seqLen);
+    }
+    // packing: whole samples while they fit into batchSize rows; the first that does not opens the next batch
+    const packer = new RowPacker(seqLen!, batchSize, "SftDataSource");
+    while (packer.add(this.peek())) this.position++;
+    return rowsBatch(packer.rows, padId, seqLen!, "SftDataSource");
   }
 
   state(): unknown {

@@ -21,8 +21,10 @@ export const sftConfigSchema = trainerConfigSchema
     batchSize: z.number().int().positive().default(8),
     /** Seed of the sample order. */
     seed: z.number().int().refine(Number.isSafeInteger, "must be a safe integer").default(0),
-    /** Rows padded to this many tokens (default: each batch's longest sample). */
+    /** Tokens a row: padded rows' length (default: each batch's longest sample); packed rows' length (required with `packing`). */
     seqLen: z.number().int().min(2).optional(),
+    /** Pack several whole samples into each row, each read on its own (TRL's `packing`); `batchSize` then counts rows. */
+    packing: z.boolean().default(false),
     /** The direction the answers are read in (`"backward"` trains the model to write what precedes). */
     direction: z.enum(["forward", "backward"]).default("forward"),
   })
@@ -75,13 +77,15 @@ export function evaluateAnswerLoss(model: BatGPTModel, samples: readonly Formatt
  * token), `grad_norm`, `learning_rate`, `tokens_per_second`; each evaluation `eval/loss` on
  * `validation` and whatever `evaluate` returns.
  *
- * @throws {SftDataError} for no training samples or a tokenizer without `<|pad|>`; and what
+ * @throws {SftDataError} for no training samples, a tokenizer without `<|pad|>`, or `packing`
+ *   without `seqLen`; and what
  *   core's `runTrainer` throws (ConfigError, CheckpointError, TrainingError).
  */
 export async function trainSft(objects: SftObjects, config: SftConfig): Promise<TrainerResult> {
   const parsed = sftConfigSchema.safeParse(config);
   if (!parsed.success) throw new SftDataError(formatIssues("SFT config", parsed.error), { cause: parsed.error });
-  const { batchSize, seed, seqLen, direction, ...trainerConfig } = parsed.data;
+  const { batchSize, seed, seqLen, direction, packing, ...trainerConfig } = parsed.data;
+  if (packing && seqLen === undefined) throw new SftDataError("SFT config: packing needs seqLen, the length of a packed row");
   const { model, train, validation, tokenizer, evaluate, callbacks, chatTemplate = "batgpt" } = objects;
   if (train.length === 0) throw new SftDataError("trainSft: no training samples");
   if (!tokenizer.specialTokens.has("<|pad|>")) throw new SftDataError("trainSft: the tokenizer has no <|pad|> token to pad rows with");
@@ -91,7 +95,7 @@ export async function trainSft(objects: SftObjects, config: SftConfig): Promise<
       model,
       tokenizer,
       checkpointFiles: { "tokenizer_config.json": `${JSON.stringify(tokenizerConfigJson(chatTemplate, model.config.max_seq_len), null, 2)}\n` },
-      data: new SftDataSource(train, { batchSize, padId, seed, ...(seqLen !== undefined ? { seqLen } : {}) }),
+      data: new SftDataSource(train, { batchSize, padId, seed, packing, ...(seqLen !== undefined ? { seqLen } : {}) }),
       objective: sftObjective({ direction }),
       ...(validation || evaluate
         ? {
