@@ -8,6 +8,7 @@
  * turn, which the model must learn to write); everything else (system prompt, user turns, role
  * headers) is context. Spans are tokenized one by one and joined, so each id knows its span.
  */
+import type { Direction } from "@batgpt/core";
 import type { Tokenizer } from "@batgpt/tokenizer";
 import { formatIssues } from "@batgpt/utils";
 import { z } from "zod";
@@ -29,7 +30,8 @@ export const formatOptionsSchema = z.strictObject({
    * Where the loss is taken: the last answer (`"last"`, as BatGPT), every answer
    * (`"all-assistant"`), or the last turn's prompt (`"last-prompt"`: the context just before the
    * last answer, for a backward sample, where the model reads right to left and writes the prompt
-   * for a given answer; train it with `direction: "backward"`).
+   * for a given answer: such a sample carries `direction: "backward"`, and `trainSft` reads it
+   * right to left).
    */
   lossOn: z.enum(["last", "all-assistant", "last-prompt"]).default("last"),
 });
@@ -45,6 +47,11 @@ export interface FormattedSample {
   lossMask: Uint8Array;
   /** Earlier (user, assistant) turns dropped to fit `maxLength`. */
   droppedTurns: number;
+  /**
+   * The direction the sample is read in: `"backward"` for `lossOn: "last-prompt"` (a backward
+   * sample); absent otherwise, where `trainSft`'s `direction` (default forward) applies.
+   */
+  direction?: Direction;
 }
 
 /** The spans of a rendered conversation: context and answer texts in turn, starting with context. */
@@ -100,7 +107,7 @@ export function formatConversation(conversation: Conversation, tok: Tokenizer, o
   for (let dropped = 0; dropped < totalTurns; dropped++) {
     const kept = [...system, ...turns.slice(2 * dropped)];
     const sample = encodeSpans(conversationSpans(kept, template), tok, lossOn, kept);
-    if (maxLength === undefined || sample.ids.length <= maxLength) return { ...sample, droppedTurns: dropped };
+    if (maxLength === undefined || sample.ids.length <= maxLength) return { ...sample, droppedTurns: dropped, ...(lossOn === "last-prompt" ? { direction: "backward" as const } : {}) };
     length = sample.ids.length; // the last try keeps only the last turn
   }
   throw new SampleTooLongError(`${where}the last answer does not fit maxLength ${maxLength}: with only ${system.length ? "the system message and " : ""}the last turn the sample is ${length} tokens`);

@@ -13,6 +13,8 @@ import type { FormattedSample } from "./format.js";
 export interface SftBatch extends TokenBatch {
   /** `batch × seqLen`, row-major, 1 where the loss is taken (answer tokens), 0 on prompt and padding. */
   lossMask: Float32Array;
+  /** The direction its samples are read in (`FormattedSample.direction`); absent: the objective's. */
+  direction?: Direction;
 }
 
 /** Segment id of the padding at the end of a row: its own run, so no real token ever attends to it. */
@@ -24,7 +26,8 @@ const PAD_SEGMENT = -1;
  * the padding), so it is never attended — not even reading backward, where it would otherwise be
  * read first.
  *
- * @throws {SftDataError} for no samples, or a sample longer than `seqLen`.
+ * @throws {SftDataError} for no samples, a sample longer than `seqLen`, or samples of different
+ *   directions (a batch is read in one direction).
  */
 export function padBatch(samples: readonly FormattedSample[], padId: number, seqLen?: number): SftBatch {
   if (samples.length === 0) throw new SftDataError("padBatch: no samples");
@@ -45,7 +48,8 @@ export function padBatch(samples: readonly FormattedSample[], padId: number, seq
  * direction token, no attention across samples, and the loss mask of each sample kept.
  *
  * @returns the batch and how many of `samples` it holds (the rest did not fit in `rows` rows).
- * @throws {SftDataError} for no samples, `rows` < 1, or a sample longer than `seqLen`.
+ * @throws {SftDataError} for no samples, `rows` < 1, a sample longer than `seqLen`, or samples of
+ *   different directions (a batch is read in one direction).
  */
 export function packBatch(samples: readonly FormattedSample[], padId: number, seqLen: number, rows = Infinity): { batch: SftBatch; used: number } {
   if (samples.length === 0) throw new SftDataError("packBatch: no samples");
@@ -92,6 +96,9 @@ function rowsBatch(rows: readonly (readonly FormattedSample[])[], padId: number,
   const ids = new Int32Array(B * T).fill(padId);
   const lossMask = new Float32Array(B * T);
   const segmentIds = new Int32Array(B * T).fill(PAD_SEGMENT);
+  const directions = new Set(rows.flat().map((s) => s.direction ?? "default"));
+  if (directions.size > 1) throw new SftDataError(`${who}: the samples are read in different directions (${[...directions].join(", ")}); a batch is read in one`);
+  const direction = rows.flat().find((s) => s.direction !== undefined)?.direction;
   rows.forEach((row, b) => {
     let at = b * T;
     row.forEach((s, k) => {
@@ -102,7 +109,7 @@ function rowsBatch(rows: readonly (readonly FormattedSample[])[], padId: number,
       at += s.ids.length;
     });
   });
-  return { ids, lossMask, batch: B, seqLen: T, segmentIds };
+  return { ids, lossMask, batch: B, seqLen: T, segmentIds, ...(direction ? { direction } : {}) };
 }
 
 /** The answer tokens of a batch: Σ lossMask. */
@@ -127,21 +134,22 @@ export function answerLoss(model: BatGPTModel, batch: SftBatch, direction: Direc
 }
 
 /**
- * The SFT objective for core's `runTrainer`: {@link answerLoss} in `direction` (default forward),
- * logged as `loss`; `tokens` counts every row position. It can run on worker replicas (`split`
- * by rows, weighted by answer tokens; `replica`).
+ * The SFT objective for core's `runTrainer`: {@link answerLoss} in the batch's own direction
+ * (`SftBatch.direction`, from its samples), else in `direction` (default forward), logged as
+ * `loss`; `tokens` counts every row position. It can run on worker replicas (`split` by rows,
+ * weighted by answer tokens; `replica`).
  */
 export function sftObjective(options: { direction?: Direction } = {}): Objective<SftBatch> {
   const direction = options.direction ?? "forward";
   return {
-    loss: (model, batch) => ({ loss: answerLoss(model, batch, direction) }),
+    loss: (model, batch) => ({ loss: answerLoss(model, batch, batch.direction ?? direction) }),
     tokens: (batch) => batch.batch * batch.seqLen,
     split: (batch, parts) => {
       // core's row split for the ids, the same rows of the mask
       let from = 0;
       return splitTokenBatch(batch, parts).map((rows) => {
         const T = batch.seqLen;
-        const shard: SftBatch = { ...rows, lossMask: batch.lossMask.slice(from * T, (from + rows.batch) * T) };
+        const shard: SftBatch = { ...rows, lossMask: batch.lossMask.slice(from * T, (from + rows.batch) * T), ...(batch.direction ? { direction: batch.direction } : {}) };
         from += rows.batch;
         return { batch: shard, weight: answerTokens(shard) };
       });
@@ -150,11 +158,63 @@ export function sftObjective(options: { direction?: Direction } = {}): Objective
   };
 }
 
-/** The position of an {@link SftDataSource}: the epoch's order comes from the generator's state at its start. */
-interface SftSourceState {
+/** Where one pool's seeded order stands: the epoch's order comes from the generator's state at its start. */
+interface PoolState {
   epoch: number;
   position: number;
   rng: RngState;
+}
+
+/** Samples in a seeded order, epoch after epoch. */
+class SampleOrder {
+  private rng: Rng;
+  private epochStart: RngState;
+  private order: number[] = [];
+  position = 0;
+  epoch = 0;
+
+  constructor(
+    private readonly samples: readonly FormattedSample[],
+    seed: number,
+  ) {
+    this.rng = new Rng(seed);
+    this.epochStart = this.rng.state();
+    this.shuffle();
+  }
+
+  private shuffle(): void {
+    this.epochStart = this.rng.state();
+    this.order = this.rng.shuffle(this.samples.map((_, i) => i));
+    this.position = 0;
+  }
+
+  /** How far through its epochs (1.5: half-way through the second). */
+  get progress(): number {
+    return this.epoch + this.position / this.samples.length;
+  }
+
+  /** The sample at the current position, opening the next epoch at the end of this one. */
+  peek(): FormattedSample {
+    if (this.position === this.order.length) {
+      this.epoch++;
+      this.shuffle();
+    }
+    return this.samples[this.order[this.position]!]!;
+  }
+
+  state(): PoolState {
+    return { epoch: this.epoch, position: this.position, rng: this.epochStart };
+  }
+
+  restore(s: Partial<PoolState> | undefined, who: string, state: unknown): void {
+    if (!s || !Number.isSafeInteger(s.epoch) || !Number.isSafeInteger(s.position) || s.position! < 0 || s.position! > this.samples.length || !s.rng) {
+      throw new SftDataError(`${who}: not a position of this source: ${JSON.stringify(state)}`);
+    }
+    this.rng = Rng.fromState(s.rng);
+    this.shuffle();
+    this.epoch = s.epoch!;
+    this.position = s.position!;
+  }
 }
 
 /** Options of {@link SftDataSource}. */
@@ -175,20 +235,20 @@ export interface SftDataSourceOptions {
  * padded ({@link padBatch}), or with `packing` as many whole samples a row as fit
  * ({@link packBatch}; a sample that does not fit in the last row opens the next batch). Its
  * position (`state`/`restore`) makes a resumed run read the same batches.
+ *
+ * Samples of both directions (forward ones and backward samples, `FormattedSample.direction`)
+ * are kept in two pools, each in its own seeded order, and a batch comes from one pool: the one
+ * least far through its epochs, so both are read in proportion to their sizes, interleaved.
  */
 export class SftDataSource implements DataSource<SftBatch> {
-  private rng: Rng;
-  private epochStart: RngState;
-  private order: number[] = [];
-  private position = 0;
-  private epoch = 0;
+  private readonly pools: { order: SampleOrder }[];
 
   /**
    * @throws {SftDataError} for no samples, a batch size that is not an integer ≥ 1, packing
    *   without `seqLen`, or (packing) a sample longer than `seqLen`.
    */
   constructor(
-    private readonly samples: readonly FormattedSample[],
+    samples: readonly FormattedSample[],
     private readonly options: SftDataSourceOptions,
   ) {
     if (samples.length === 0) throw new SftDataError("SftDataSource: no samples");
@@ -198,55 +258,37 @@ export class SftDataSource implements DataSource<SftBatch> {
       const long = samples.findIndex((s) => s.ids.length > options.seqLen!);
       if (long >= 0) throw new SftDataError(`SftDataSource: sample ${long} has ${samples[long]!.ids.length} tokens, more than a packed row of seqLen ${options.seqLen} (format it with maxLength)`);
     }
-    this.rng = new Rng(options.seed ?? 0);
-    this.epochStart = this.rng.state();
-    this.shuffle();
-  }
-
-  private shuffle(): void {
-    this.epochStart = this.rng.state();
-    this.order = this.rng.shuffle(this.samples.map((_, i) => i));
-    this.position = 0;
-  }
-
-  /** The sample at the current position, opening the next epoch at the end of this one. */
-  private peek(): FormattedSample {
-    if (this.position === this.order.length) {
-      this.epoch++;
-      this.shuffle();
-    }
-    return this.samples[this.order[this.position]!]!;
+    const seed = options.seed ?? 0;
+    const byDirection = [samples.filter((s) => s.direction !== "backward"), samples.filter((s) => s.direction === "backward")].filter((p) => p.length > 0);
+    this.pools = byDirection.map((p, i) => ({ order: new SampleOrder(p, seed + i) }));
   }
 
   next(): SftBatch {
     const { batchSize, padId, seqLen, packing } = this.options;
+    const { order } = this.pools.reduce((a, b) => (b.order.progress < a.order.progress ? b : a));
     if (!packing) {
       const picked: FormattedSample[] = [];
       while (picked.length < batchSize) {
-        picked.push(this.peek());
-        this.position++;
+        picked.push(order.peek());
+        order.position++;
       }
       return padBatch(picked, padId, seqLen);
     }
     // packing: whole samples while they fit into batchSize rows; the first that does not opens the next batch
     const packer = new RowPacker(seqLen!, batchSize, "SftDataSource");
-    while (packer.add(this.peek())) this.position++;
+    while (packer.add(order.peek())) order.position++;
     return rowsBatch(packer.rows, padId, seqLen!, "SftDataSource");
   }
 
+  /** Each pool's position: `{ pools: [{ epoch, position, rng }, …] }` (forward first). */
   state(): unknown {
-    return { epoch: this.epoch, position: this.position, rng: this.epochStart } satisfies SftSourceState;
+    return { pools: this.pools.map((p) => p.order.state()) };
   }
 
   /** @throws {SftDataError} for a state that does not fit these samples. */
   restore(state: unknown): void {
-    const s = state as Partial<SftSourceState> | null;
-    if (!s || !Number.isSafeInteger(s.epoch) || !Number.isSafeInteger(s.position) || s.position! < 0 || s.position! > this.samples.length || !s.rng) {
-      throw new SftDataError(`SftDataSource.restore: not a position of this source: ${JSON.stringify(state)}`);
-    }
-    this.rng = Rng.fromState(s.rng);
-    this.shuffle();
-    this.epoch = s.epoch!;
-    this.position = s.position!;
+    const pools = (state as { pools?: unknown } | null)?.pools;
+    if (!Array.isArray(pools) || pools.length !== this.pools.length) throw new SftDataError(`SftDataSource.restore: not a position of this source: ${JSON.stringify(state)}`);
+    this.pools.forEach((p, i) => p.order.restore(pools[i] as Partial<PoolState>, "SftDataSource.restore", state));
   }
 }

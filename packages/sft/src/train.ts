@@ -5,7 +5,7 @@
  * Checkpoints also hold `tokenizer_config.json` with the chat template (Hugging Face layout).
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { runTrainer, trainerConfigSchema, type BatGPTModel, type EvalRecord, type StepRecord, type TrainerObjects, type TrainerResult } from "@batgpt/core";
+import { runTrainer, trainerConfigSchema, type BatGPTModel, type Direction, type EvalRecord, type StepRecord, type TrainerObjects, type TrainerResult } from "@batgpt/core";
 import type { Tokenizer } from "@batgpt/tokenizer";
 import { formatIssues } from "@batgpt/utils";
 import { z } from "zod";
@@ -25,7 +25,11 @@ export const sftConfigSchema = trainerConfigSchema
     seqLen: z.number().int().min(2).optional(),
     /** Pack several whole samples into each row, each read on its own (TRL's `packing`); `batchSize` then counts rows. */
     packing: z.boolean().default(false),
-    /** The direction the answers are read in (`"backward"` trains the model to write what precedes). */
+    /**
+     * The direction samples are read in when they do not say (`FormattedSample.direction`;
+     * `"backward"` trains the model to write what precedes). Backward samples mixed with forward
+     * ones are read backward, in batches of their own, interleaved.
+     */
     direction: z.enum(["forward", "backward"]).default("forward"),
   })
   .strict();
@@ -54,19 +58,23 @@ export interface SftObjects {
 
 /**
  * The answer loss of `samples` (nats per answer token), in batches of `batchSize`: the sum of
- * every answer token's negative log-likelihood over the number of answer tokens.
+ * every answer token's negative log-likelihood over the number of answer tokens. Each sample is
+ * read in its own direction (`FormattedSample.direction`), else in `direction`.
  *
  * @throws {SftDataError} when the samples hold no answer token.
  */
-export function evaluateAnswerLoss(model: BatGPTModel, samples: readonly FormattedSample[], padId: number, batchSize = 8, direction: "forward" | "backward" = "forward"): number {
+export function evaluateAnswerLoss(model: BatGPTModel, samples: readonly FormattedSample[], padId: number, batchSize = 8, direction: Direction = "forward"): number {
   let sum = 0;
   let n = 0;
-  for (let i = 0; i < samples.length; i += batchSize) {
-    const batch = padBatch(samples.slice(i, i + batchSize), padId);
-    const k = answerTokens(batch);
-    if (k === 0) continue;
-    sum += tf.tidy(() => answerLoss(model, batch, direction).dataSync()[0]!) * k;
-    n += k;
+  for (const d of ["forward", "backward"] as const) {
+    const group = samples.filter((s) => (s.direction ?? direction) === d);
+    for (let i = 0; i < group.length; i += batchSize) {
+      const batch = padBatch(group.slice(i, i + batchSize), padId);
+      const k = answerTokens(batch);
+      if (k === 0) continue;
+      sum += tf.tidy(() => answerLoss(model, batch, d).dataSync()[0]!) * k;
+      n += k;
+    }
   }
   if (n === 0) throw new SftDataError("evaluateAnswerLoss: the samples hold no answer token");
   return sum / n;

@@ -133,8 +133,47 @@ describe("backward samples", () => {
     });
     const model = createModel(tiny, { tokenizer: tok, seed: 8 });
     const before = evaluateAnswerLoss(model, backward, padId(), 8, "backward");
+    expect(backward.every((s) => s.direction === "backward")).toBe(true);
     const r = await trainSft({ model, train: backward, validation: backward, tokenizer: tok }, { steps: 8, batchSize: 3, lr: 1e-2, warmupSteps: 0, progress: "none", direction: "backward" });
     expect(r.evals.at(-1)!["eval/loss"]!).toBeLessThan(before - 0.5);
+    model.dispose();
+  });
+
+  it("mixed with forward samples: batches of one direction each, interleaved in proportion, read in their own direction, resumed exactly", () => {
+    const backward = samples.slice(0, 2).map((s, i) =>
+      formatConversation({ messages: [{ role: "user", content: `续写：第${i}句，` }, { role: "assistant", content: "疑是地上霜。" }] }, tok, { lossOn: "last-prompt" }),
+    );
+    const mixed = [...samples, ...backward];
+    const src = new SftDataSource(mixed, { batchSize: 1, padId: padId(), seed: 2 });
+    const served = Array.from({ length: 3 * mixed.length }, () => src.next());
+    // one sample a batch: three epochs of each pool, so each direction in proportion to its size
+    expect(served.filter((b) => b.direction === "backward")).toHaveLength(3 * backward.length);
+    expect(served.filter((b) => b.direction === undefined)).toHaveLength(3 * samples.length);
+    // interleaved: never more forward batches in a row than forward samples per backward one, rounded up
+    const runs = served.map((b) => (b.direction === "backward" ? "b" : "f")).join("").split("b").map((r) => r.length);
+    expect(Math.max(...runs)).toBeLessThanOrEqual(Math.ceil(samples.length / backward.length));
+    const saved = JSON.parse(JSON.stringify(src.state())) as unknown;
+    const expected = [src.next(), src.next(), src.next()].map((b) => [b.direction, ...b.ids]);
+    const again = new SftDataSource(mixed, { batchSize: 1, padId: padId() });
+    again.restore(saved);
+    expect([again.next(), again.next(), again.next()].map((b) => [b.direction, ...b.ids])).toEqual(expected);
+    expect(() => again.restore({ pools: [(saved as { pools: unknown[] }).pools[0]] })).toThrow(SftDataError);
+    // a batch is read in one direction
+    expect(() => padBatch([samples[0]!, backward[0]!], padId())).toThrow(/different directions/);
+    // the objective reads a backward batch backward even when its own option says forward
+    const model = createModel(tiny, { tokenizer: tok, seed: 8 });
+    const b = padBatch(backward, padId());
+    const viaObjective = tf.tidy(() => sftObjective({ direction: "forward" }).loss(model, b).loss.dataSync()[0]!);
+    const backwardLoss = tf.tidy(() => answerLoss(model, b, "backward").dataSync()[0]!);
+    const forwardLoss = tf.tidy(() => answerLoss(model, b, "forward").dataSync()[0]!);
+    expect(viaObjective).toBeCloseTo(backwardLoss, 6);
+    expect(Math.abs(viaObjective - forwardLoss)).toBeGreaterThan(1e-3);
+    // evaluateAnswerLoss too: the mixed set's loss is the token-weighted mean of the two directions
+    const nF = samples.reduce((n, s) => n + s.lossMask.reduce((a, x) => a + x, 0), 0);
+    const nB = backward.reduce((n, s) => n + s.lossMask.reduce((a, x) => a + x, 0), 0);
+    const fwdOnly = evaluateAnswerLoss(model, samples, padId());
+    const bwdOnly = evaluateAnswerLoss(model, backward, padId());
+    expect(evaluateAnswerLoss(model, mixed, padId())).toBeCloseTo((fwdOnly * nF + bwdOnly * nB) / (nF + nB), 5);
     model.dispose();
   });
 });

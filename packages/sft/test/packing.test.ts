@@ -110,7 +110,8 @@ describe("SftDataSource with packing", () => {
     const src = new SftDataSource(samples, { batchSize: 2, padId: padId(), seqLen: T, seed: 3, packing: true });
     let served = 0;
     let positions = 0;
-    const epoch = () => (src.state() as { epoch: number }).epoch;
+    const pool = () => (src.state() as { pools: { epoch: number; position: number }[] }).pools[0]!;
+    const epoch = () => pool().epoch;
     while (epoch() < 3) {
       const b = src.next();
       expect(b.seqLen).toBe(T);
@@ -119,7 +120,7 @@ describe("SftDataSource with packing", () => {
       positions += b.batch * T;
     }
     // every sample once an epoch: the samples served are 3 epochs and the position in the fourth
-    expect(served).toBe(3 * samples.length + (src.state() as { position: number }).position);
+    expect(served).toBe(3 * samples.length + pool().position);
     // fewer rows than one sample a row would take
     expect(positions / T).toBeLessThan(served);
     const saved = JSON.parse(JSON.stringify(src.state())) as unknown;
