@@ -46,11 +46,11 @@ export interface PretrainOptions {
   forms?: VerseForm[];
   /** The form whose form rate is measured. Default 五言绝句 (five-character quatrains). */
   evalForm?: VerseForm;
-  /** Model size, in the official config's keys. Default: hidden 96, 3 layers, 3 heads, SwiGLU 256, 64 positions (0.73M parameters). */
+  /** Model size, in the official config's keys. Default: hidden 96, 3 layers, 3 heads, SwiGLU 256, 256 positions (0.73M parameters; 256 so that example 03's chat-formatted, multi-turn samples fit). */
   model?: BatGPTConfigInput;
   /** Optimizer steps, for each model. Default 1200. */
   steps?: number;
-  /** Windows per step. Default 16. */
+  /** Windows per step. Default 4 (of 256 tokens: 1024 tokens a step). */
   batchSize?: number;
   /** Tokens per window. Default: the model's `max_seq_len`. */
   seqLen?: number;
@@ -132,11 +132,11 @@ export async function pretrain(options: PretrainOptions = {}): Promise<PretrainO
 
   // The official BatGPT architecture (RMSNorm, rotary on half of each head, SwiGLU, QKV bias,
   // untied head) at a laptop size, and the training knobs.
-  const model = options.model ?? { hidden_size: 96, n_layer: 3, n_head: 3, ffn_hidden_size: 256, max_seq_len: 64 };
+  const model = options.model ?? { hidden_size: 96, n_layer: 3, n_head: 3, ffn_hidden_size: 256, max_seq_len: 256 };
   const steps = options.steps ?? 1200;
   const knobs = {
     steps,
-    batchSize: options.batchSize ?? 16,
+    batchSize: options.batchSize ?? 4,
     seqLen: options.seqLen ?? model.max_seq_len ?? 64,
     lr: options.lr ?? 4e-3,
     warmupSteps: options.warmupSteps ?? 30,

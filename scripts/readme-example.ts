@@ -6,7 +6,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { expect, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 
 /** The first ```ts block under "## Usage" in `readmePath`. */
 export function usageExample(readmePath: string): string {
@@ -45,4 +45,21 @@ export async function runSnippet(code: string, testDir: string, name: string): P
   } finally {
     log.mockRestore();
   }
+}
+
+/**
+ * The test of a guide in `docs/guides/`: it has exactly `snippets` ```ts blocks (what each shows
+ * is named in `contents`), and each runs as a module next to the tests of `testDir` and prints.
+ */
+export function testGuide(testDir: string, guide: string, snippets: number, contents: string): void {
+  const blocks = codeBlocks(join(testDir, "../../../docs/guides", guide));
+  const name = guide.replace(/\.md$/, "");
+  describe(`docs/guides/${guide}`, () => {
+    it(`has its ${snippets} snippet(s): ${contents}`, () => {
+      expect(blocks).toHaveLength(snippets);
+    });
+    it.each(blocks.map((code, i) => [i, code] as const))("snippet %i runs and prints", async (i, code) => {
+      await runSnippet(code, testDir, `${name}-guide-${i}`);
+    });
+  });
 }
