@@ -197,12 +197,16 @@ interface TrainerState {
  * Run the shared training loop. See the module comment for what a stage brings and what the
  * trainer does.
  *
- * @throws ConfigError for bad knobs or a model with nothing trainable.
+ * @throws ConfigError for bad knobs (also `resume` or `stopAt` without `checkpointDir`) or a model with nothing trainable.
  * @throws CheckpointError when `resume` finds a checkpoint that does not fit the run.
  * @throws TrainingError when the loss or the gradient norm stops being finite.
  */
 export async function runTrainer<B>(objects: TrainerObjects<B>, config: TrainerConfig): Promise<TrainerResult> {
   const cfg = parseOptions(trainerConfigSchema, config, "trainer config");
+  // without a directory, resume would quietly start at step 0 and stopAt would lose the run
+  for (const knob of ["resume", "stopAt"] as const) {
+    if (cfg[knob] && cfg.checkpointDir === undefined) throw new ConfigError(`invalid trainer config: ${knob} needs checkpointDir (where the run's checkpoint is)`);
+  }
   const { model, data, objective, tokenizer, evaluate } = objects;
   const { onStep, onEval } = objects.callbacks ?? {};
   const warmupSteps = Math.min(cfg.warmupSteps ?? Math.min(100, Math.floor(cfg.steps / 10)), cfg.steps);

@@ -112,6 +112,10 @@ describe("the shared trainer", () => {
       { ...knobs, checkpointDir: ckpt, resume: true },
     );
     expect(steps).toEqual([7, 8, 9, 10, 11, 12]);
+    // without a directory there is nothing to resume from or stop into: an error, not a fresh run
+    for (const knob of [{ resume: true }, { stopAt: 6 }]) {
+      await expect(runTrainer({ model: resumed, data: new ScoredRows(1), objective: scoreObjective }, { ...knobs, ...knob })).rejects.toThrow(`invalid trainer config: ${Object.keys(knob)[0]} needs checkpointDir`);
+    }
     expect(rest.history.map((m) => m.loss)).toEqual(full.history.slice(6).map((m) => m.loss));
     for (const [name, v] of straight.params) expect(resumed.params.get(name)!.dataSync(), name).toEqual(v.dataSync());
     straight.dispose();

@@ -28,7 +28,7 @@ export const formatOptionsSchema = z.strictObject({
   maxLength: z.number().int().positive().optional(),
   /**
    * Where the loss is taken: the last answer (`"last"`, as BatGPT), every answer
-   * (`"all-assistant"`), or the last turn's prompt (`"last-prompt"`: the context just before the
+   * (`"all-assistant"`), or the last turn's prompt (`"last-prompt"`: the user turn and the assistant's header just before the
    * last answer, for a backward sample, where the model reads right to left and writes the prompt
    * for a given answer: such a sample carries `direction: "backward"`, and `trainSft` reads it
    * right to left).
@@ -54,9 +54,27 @@ export interface FormattedSample {
   direction?: Direction;
 }
 
-/** The spans of a rendered conversation: context and answer texts in turn, starting with context. */
-export function conversationSpans(messages: readonly Message[], template = "batgpt"): { text: string; answer: boolean; assistantIndex?: number }[] {
-  const spans: { text: string; answer: boolean; assistantIndex?: number }[] = [];
+/** One span of a rendered conversation. */
+export interface ConversationSpan {
+  text: string;
+  /** An answer's span: what the render up to assistant message `assistantIndex` adds. */
+  answer: boolean;
+  assistantIndex?: number;
+  /** A prompt's span: what the render up to user message `promptIndex` (with the generation prompt) adds to the render before it. */
+  promptIndex?: number;
+}
+
+/**
+ * The spans of a rendered conversation: context and answer texts in turn, starting with context.
+ * The context before each answer is cut where its user message starts, when the template renders
+ * the messages before it as a prefix (both shipped templates do): the earlier context (e.g. the
+ * system prompt) and the user's turn with the assistant's header (`promptIndex`).
+ *
+ * @throws {SftDataError} when the template does not render turns one after another, or leaves an
+ *   answer's content out of its span (an unknown variable in a Jinja template renders as empty).
+ */
+export function conversationSpans(messages: readonly Message[], template = "batgpt"): ConversationSpan[] {
+  const spans: ConversationSpan[] = [];
   let done = "";
   for (const [k, m] of messages.entries()) {
     if (m.role !== "assistant") continue;
@@ -67,7 +85,18 @@ export function conversationSpans(messages: readonly Message[], template = "batg
         "the chat template does not render a conversation as its turns one after another (the render up to an answer must extend the render before it), so the answer tokens cannot be found",
       );
     }
-    spans.push({ text: before.slice(done.length), answer: false }, { text: upTo.slice(before.length), answer: true, assistantIndex: k });
+    const answer = upTo.slice(before.length);
+    if (!answer.includes(m.content)) {
+      throw new SftDataError(`the chat template does not write messages[${k}].content into the answer's span (it rendered ${JSON.stringify(answer)}); check its variables: an unknown one renders as empty`);
+    }
+    // the user's turn apart from what comes before it (system prompt, earlier turns)
+    const prior = k >= 1 && messages[k - 1]!.role === "user" ? renderChat(messages.slice(0, k - 1), { template }) : undefined;
+    if (prior !== undefined && prior.length > done.length && prior.startsWith(done) && before.startsWith(prior)) {
+      spans.push({ text: prior.slice(done.length), answer: false }, { text: before.slice(prior.length), answer: false, promptIndex: k - 1 });
+    } else {
+      spans.push({ text: before.slice(done.length), answer: false, ...(k >= 1 ? { promptIndex: k - 1 } : {}) });
+    }
+    spans.push({ text: answer, answer: true, assistantIndex: k });
     done = upTo;
   }
   const all = renderChat(messages, { template });
@@ -113,15 +142,14 @@ export function formatConversation(conversation: Conversation, tok: Tokenizer, o
   throw new SampleTooLongError(`${where}the last answer does not fit maxLength ${maxLength}: with only ${system.length ? "the system message and " : ""}the last turn the sample is ${length} tokens`);
 }
 
-function encodeSpans(spans: ReturnType<typeof conversationSpans>, tok: Tokenizer, lossOn: "last" | "all-assistant" | "last-prompt", messages: readonly Message[]): { ids: number[]; lossMask: Uint8Array } {
+function encodeSpans(spans: ConversationSpan[], tok: Tokenizer, lossOn: "last" | "all-assistant" | "last-prompt", messages: readonly Message[]): { ids: number[]; lossMask: Uint8Array } {
   const lastAssistant = messages.length - 1;
-  const lastAnswerSpan = spans.findIndex((s) => s.assistantIndex === lastAssistant);
   const ids: number[] = [];
   const mask: number[] = [];
-  for (const [i, span] of spans.entries()) {
+  for (const span of spans) {
     const piece = tok.encode(span.text, { allowedSpecial: "all" });
     const on =
-      lossOn === "last-prompt" ? (i === lastAnswerSpan - 1 ? 1 : 0) : span.answer && (lossOn === "all-assistant" || span.assistantIndex === lastAssistant) ? 1 : 0;
+      lossOn === "last-prompt" ? (span.promptIndex === lastAssistant - 1 ? 1 : 0) : span.answer && (lossOn === "all-assistant" || span.assistantIndex === lastAssistant) ? 1 : 0;
     for (const id of piece) {
       ids.push(id);
       mask.push(on);

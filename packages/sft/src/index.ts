@@ -3,7 +3,7 @@ export type { Conversation, Message, Role, SftFormat, ReadConversationsOptions }
 export { renderChat, templateSource, tokenizerConfigJson, BATGPT_CHAT_TEMPLATE, CHATML_CHAT_TEMPLATE, CHAT_TEMPLATES } from "./template.js";
 export type { RenderChatOptions } from "./template.js";
 export { formatConversation, conversationSpans, formatOptionsSchema, SampleTooLongError } from "./format.js";
-export type { FormatOptions, FormattedSample } from "./format.js";
+export type { FormatOptions, FormattedSample, ConversationSpan } from "./format.js";
 export { sftObjective, answerLoss, answerTokens, padBatch, packBatch, SftDataSource } from "./objective.js";
 export type { SftBatch, SftDataSourceOptions } from "./objective.js";
 export { trainSft, evaluateAnswerLoss, sftConfigSchema } from "./train.js";

@@ -7,7 +7,7 @@
  * | `prompt-completion` (TRL, standard) | `{"prompt": "…", "completion": "…"}` | user, assistant |
  * | `prompt-completion` (TRL, conversational) | `{"prompt": [messages], "completion": [messages]}` | the prompt's messages, then the completion's |
  * | `conversational` (TRL) | `{"messages": [{"role", "content"}, …]}` | the messages |
- * | `alpaca` (Stanford Alpaca) | `{"instruction", "input", "output"}` | user: instruction, a blank line, input (when not empty); assistant: output |
+ * | `alpaca` (Stanford Alpaca) | `{"instruction", "input", "output"}` | user: instruction, a blank line, input (trimmed; left out when blank); assistant: output |
  * | `prompt-response` | `{"prompt": "…", "response": "…"}` | user, assistant |
  *
  * Roles follow TRL and the chat-template convention: an optional `system` message first, then
@@ -18,7 +18,10 @@
 import { formatIssues, readNumberedLines } from "@batgpt/utils";
 import { z } from "zod";
 
-/** A bad record, file or option; the message names the file and the line (`data.jsonl:7: …`). */
+/**
+ * A bad record or option; the message names the file and the line (`data.jsonl:7: …`). (A file
+ * that cannot be read is the file system's error, e.g. `ENOENT`.)
+ */
 export class SftDataError extends Error {
   override name = "SftDataError";
 }
@@ -64,7 +67,7 @@ export function detectFormat(record: unknown): SftFormat | undefined {
   if (typeof record !== "object" || record === null || Array.isArray(record)) return undefined;
   const has = (k: string) => k in record;
   if (has("messages")) return "conversational";
-  if (has("instruction") && has("output")) return "alpaca";
+  if (has("instruction")) return "alpaca";
   if (has("prompt") && has("completion")) return "prompt-completion";
   if (has("prompt") && has("response")) return "prompt-response";
   return undefined;
@@ -113,7 +116,7 @@ export function toMessages(record: unknown, format: SftFormat, where = "record")
 export function checkRoles(messages: readonly Message[], where = "conversation"): void {
   let i = 0;
   if (messages[0]?.role === "system") i = 1;
-  if (i >= messages.length) throw new SftDataError(`${where}: no user message after the system message`);
+  if (i >= messages.length) throw new SftDataError(messages.length === 0 ? `${where}: no messages` : `${where}: no user message after the system message`);
   for (let k = i; k < messages.length; k++) {
     const want = (k - i) % 2 === 0 ? "user" : "assistant";
     const got = messages[k]!.role;
@@ -151,7 +154,7 @@ export type ReadConversationsOptions = z.input<typeof readConversationsOptionsSc
  */
 export async function* readConversations(path: string, options: ReadConversationsOptions = {}): AsyncGenerator<Conversation> {
   const parsed = readConversationsOptionsSchema.safeParse(options);
-  if (!parsed.success) throw new SftDataError(formatIssues("invalid readConversations options", parsed.error), { cause: parsed.error });
+  if (!parsed.success) throw new SftDataError(formatIssues("readConversations options", parsed.error), { cause: parsed.error });
   const { format, skipInvalid, onSkip } = parsed.data;
   for await (const [text, line] of readNumberedLines(path)) {
     if (text.trim().length === 0) continue;
@@ -165,6 +168,8 @@ export async function* readConversations(path: string, options: ReadConversation
       }
       const f = format === "auto" ? detectFormat(record) : format;
       if (f === undefined) {
+        const keys = typeof record === "object" && record !== null && !Array.isArray(record) ? Object.keys(record) : [];
+        if (keys.includes("prompt")) throw new SftDataError(`${where}: a record with prompt needs completion (TRL prompt-completion) or response (prompt-response); it has ${keys.join(", ")}`);
         throw new SftDataError(
           `${where}: unknown record: expected the keys of one of the formats — messages; prompt + completion; instruction + output (Alpaca); prompt + response`,
         );
@@ -184,9 +189,11 @@ export async function* readConversations(path: string, options: ReadConversation
  * @throws {SftDataError} as {@link readConversations}.
  */
 export async function loadConversations(path: string, options: ReadConversationsOptions = {}): Promise<{ conversations: Conversation[]; skipped: SftDataError[] }> {
+  const parsed = readConversationsOptionsSchema.safeParse(options);
+  if (!parsed.success) throw new SftDataError(formatIssues("loadConversations options", parsed.error), { cause: parsed.error });
   const skipped: SftDataError[] = [];
   const conversations: Conversation[] = [];
-  const onSkip = options.onSkip;
+  const onSkip = parsed.data.onSkip;
   for await (const c of readConversations(path, { ...options, onSkip: (e) => (skipped.push(e), onSkip?.(e)) })) conversations.push(c);
   return { conversations, skipped };
 }

@@ -1,71 +1,19 @@
 /**
- * Chat templates: Jinja strings, rendered with `@huggingface/jinja` exactly as a Hugging Face
- * `tokenizer_config.json`'s `chat_template` is (variables `messages`, `add_generation_prompt`,
- * `bos_token`, `eos_token`, and `raise_exception`).
- *
- * The default is the official BatGPT chat format (zcli-charlie/BatGPT,
- * `BatGPT-15B-sirius/tokenization_batgpt.py`, `build_inputs`): an optional
- * `[System]\n\n {system}\n\n<eot>`, then per finished turn
- * `[Turn i]\n\n[User] {query}\n\n[Assistant] {response}\n\n<eop>` with turns counted from 1, then
- * `[Turn n]\n\n[User] {query}\n\n[Assistant]` where generation starts. Our tokenizers have one
- * end-of-turn token, `<|eot|>`: it stands for both of the official `<eot>` (after the system
- * prompt) and `<eop>` (after an answer), so generation of an answer stops at `<|eot|>`.
+ * Chat templates for SFT: the templates live with the tokenizer (`@batgpt/tokenizer`'s
+ * `applyChatTemplate`, as Hugging Face keeps them in `tokenizer_config.json`), so the reward model
+ * and PPO render conversations the same way; this module re-exports them and reports a template's
+ * failure as an {@link SftDataError}.
  */
-import { Template } from "@huggingface/jinja";
+import { applyChatTemplate, TokenizerError, type ChatTemplateOptions } from "@batgpt/tokenizer";
 import { SftDataError, type Message } from "./read.js";
 
-/** The official BatGPT chat format (see the module comment), with `<|eot|>` for `<eot>` and `<eop>`. */
-export const BATGPT_CHAT_TEMPLATE = [
-  "{%- set ns = namespace(turn=0) -%}",
-  "{%- for message in messages -%}",
-  "{%- if message['role'] == 'system' -%}",
-  "{%- if not loop.first -%}{{ raise_exception('a system message may only come first') }}{%- endif -%}",
-  "{{ '[System]\\n\\n ' + message['content'] + '\\n\\n<|eot|>' }}",
-  "{%- elif message['role'] == 'user' -%}",
-  "{%- set ns.turn = ns.turn + 1 -%}",
-  "{{ '[Turn ' + (ns.turn | string) + ']\\n\\n[User] ' + message['content'] + '\\n\\n' }}",
-  "{%- elif message['role'] == 'assistant' -%}",
-  "{{ '[Assistant] ' + message['content'] + '\\n\\n<|eot|>' }}",
-  "{%- else -%}{{ raise_exception('unknown role ' + message['role']) }}",
-  "{%- endif -%}",
-  "{%- endfor -%}",
-  "{%- if add_generation_prompt -%}{{ '[Assistant]' }}{%- endif -%}",
-].join("");
-
-/**
- * ChatML (`<|im_start|>role\n…<|im_end|>\n`), with our role markers: `<|system|>`, `<|user|>`,
- * `<|assistant|>` open a message and `<|eot|>` closes it.
- */
-export const CHATML_CHAT_TEMPLATE = [
-  "{%- for message in messages -%}",
-  "{{ '<|' + message['role'] + '|>\\n' + message['content'] + '<|eot|>\\n' }}",
-  "{%- endfor -%}",
-  "{%- if add_generation_prompt -%}{{ '<|assistant|>\\n' }}{%- endif -%}",
-].join("");
-
-/** Templates by name; a user may pass any Jinja string instead. */
-export const CHAT_TEMPLATES = { batgpt: BATGPT_CHAT_TEMPLATE, chatml: CHATML_CHAT_TEMPLATE } as const;
+export { BATGPT_CHAT_TEMPLATE, CHATML_CHAT_TEMPLATE, CHAT_TEMPLATES, templateSource, tokenizerConfigJson } from "@batgpt/tokenizer";
 
 /** Options of {@link renderChat}. */
-export interface RenderChatOptions {
-  /** A name of {@link CHAT_TEMPLATES} or a Jinja string. Default `"batgpt"`. */
-  template?: keyof typeof CHAT_TEMPLATES | string;
-  /** Append the assistant's header, where generation starts (Hugging Face's `add_generation_prompt`). */
-  addGenerationPrompt?: boolean;
-  /** Special tokens the template may use (`bos_token`, `eos_token`). */
-  bosToken?: string;
-  eosToken?: string;
-}
-
-const compiled = new Map<string, Template>();
-
-/** The Jinja source of a template name or string. */
-export function templateSource(template: RenderChatOptions["template"] = "batgpt"): string {
-  return template in CHAT_TEMPLATES ? CHAT_TEMPLATES[template as keyof typeof CHAT_TEMPLATES] : template;
-}
+export type RenderChatOptions = ChatTemplateOptions;
 
 /**
- * Render messages with a chat template.
+ * Render messages with a chat template (`applyChatTemplate` of `@batgpt/tokenizer`).
  *
  * @example
  * ```ts
@@ -75,42 +23,10 @@ export function templateSource(template: RenderChatOptions["template"] = "batgpt
  * @throws {SftDataError} when the template does not parse, or fails or raises (`raise_exception`) on the messages.
  */
 export function renderChat(messages: readonly Message[], options: RenderChatOptions = {}): string {
-  const source = templateSource(options.template);
-  let t = compiled.get(source);
-  if (!t) {
-    try {
-      t = new Template(source);
-    } catch (err) {
-      throw new SftDataError(`the chat template does not parse: ${(err as Error).message}`, { cause: err });
-    }
-    compiled.set(source, t);
-  }
   try {
-    return t.render({
-      messages: messages.map((m) => ({ role: m.role, content: m.content })),
-      add_generation_prompt: options.addGenerationPrompt ?? false,
-      bos_token: options.bosToken ?? "<|bos|>",
-      eos_token: options.eosToken ?? "<|eos|>",
-    });
+    return applyChatTemplate(messages, options);
   } catch (err) {
-    // raise_exception (built in) throws the template's own message
-    throw new SftDataError(`the chat template refused the conversation: ${(err as Error).message}`, { cause: err });
+    if (err instanceof TokenizerError) throw new SftDataError(err.message, { cause: err });
+    throw err;
   }
-}
-
-/**
- * The `tokenizer_config.json` of a checkpoint, in the Hugging Face layout: the chat template (its
- * Jinja source) and the special tokens, so `transformers`' `apply_chat_template` renders the
- * conversations this model was tuned on.
- */
-export function tokenizerConfigJson(template: RenderChatOptions["template"] = "batgpt", modelMaxLength?: number): Record<string, unknown> {
-  return {
-    tokenizer_class: "PreTrainedTokenizerFast",
-    chat_template: templateSource(template),
-    bos_token: "<|bos|>",
-    eos_token: "<|eos|>",
-    pad_token: "<|pad|>",
-    clean_up_tokenization_spaces: false,
-    ...(modelMaxLength !== undefined ? { model_max_length: modelMaxLength } : {}),
-  };
 }

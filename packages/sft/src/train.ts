@@ -85,8 +85,8 @@ export function evaluateAnswerLoss(model: BatGPTModel, samples: readonly Formatt
  * token), `grad_norm`, `learning_rate`, `tokens_per_second`; each evaluation `eval/loss` on
  * `validation` and whatever `evaluate` returns.
  *
- * @throws {SftDataError} for no training samples, a tokenizer without `<|pad|>`, or `packing`
- *   without `seqLen`; and what
+ * @throws {SftDataError} for no training samples, a tokenizer without `<|pad|>`, `packing`
+ *   without `seqLen`, a `seqLen` or a sample longer than the model's `max_seq_len`; and what
  *   core's `runTrainer` throws (ConfigError, CheckpointError, TrainingError).
  */
 export async function trainSft(objects: SftObjects, config: SftConfig): Promise<TrainerResult> {
@@ -98,6 +98,13 @@ export async function trainSft(objects: SftObjects, config: SftConfig): Promise<
   if (train.length === 0) throw new SftDataError("trainSft: no training samples");
   if (!tokenizer.specialTokens.has("<|pad|>")) throw new SftDataError("trainSft: the tokenizer has no <|pad|> token to pad rows with");
   const padId = tokenizer.specialTokenId("<|pad|>");
+  // a sample longer than the model's context would fail at the first step that meets it
+  const maxLen = model.config.max_seq_len;
+  if (seqLen !== undefined && seqLen > maxLen) throw new SftDataError(`SFT config: seqLen ${seqLen} is longer than the model's max_seq_len ${maxLen}`);
+  for (const [name, set] of [["training", train], ["validation", validation ?? []]] as const) {
+    const i = set.findIndex((s) => s.ids.length > maxLen);
+    if (i >= 0) throw new SftDataError(`trainSft: ${name} sample ${i} has ${set[i]!.ids.length} tokens, more than the model's max_seq_len ${maxLen} (format it with maxLength)`);
+  }
   return runTrainer(
     {
       model,

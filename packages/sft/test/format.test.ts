@@ -49,13 +49,13 @@ describe("formatConversation", () => {
     );
   });
 
-  it("a backward sample's mask covers exactly the last turn's prompt: the context just before the last answer", () => {
+  it("a backward sample's mask covers exactly the last turn's prompt (its user turn and the assistant's header), nothing of the system prompt or earlier turns", () => {
     fc.assert(
       fc.property(conversation, (messages) => {
-        const spans = conversationSpans(messages);
-        const lastAnswer = spans.findLastIndex((s) => s.answer);
+        const turns = messages.filter((m) => m.role === "user").length;
         const s = formatConversation({ messages }, tok, { lossOn: "last-prompt" });
-        expect(masked(s.ids, s.lossMask, 1)).toEqual(tok.encode(spans[lastAnswer - 1]!.text, { allowedSpecial: "all" }));
+        const prompt = `[Turn ${turns}]\n\n[User] ${messages.at(-2)!.content}\n\n[Assistant]`;
+        expect(masked(s.ids, s.lossMask, 1)).toEqual(tok.encode(prompt, { allowedSpecial: "all" }));
         expect(s.ids).toEqual(formatConversation({ messages }, tok).ids);
       }),
     );
@@ -95,5 +95,12 @@ describe("formatConversation", () => {
     );
     expect(() => formatConversation({ messages: [{ role: "assistant", content: "答" }], source }, tok)).toThrow(/^data\.jsonl:7: conversation: messages\[0\]\.role is "assistant"/);
     expect(() => formatConversation({ messages: [{ role: "user", content: "问" }, { role: "assistant", content: "答" }] }, tok, { lossOn: "first" as never })).toThrow(/formatConversation options: lossOn/);
+    const qa: Message[] = [{ role: "user", content: "问" }, { role: "assistant", content: "答" }];
+    // a mistyped template name is not taken for a template that renders itself
+    expect(() => formatConversation({ messages: qa }, tok, { template: "chatmll" })).toThrow(/^unknown chat template "chatmll": a name is one of batgpt, chatml/);
+    // a template that leaves the answer out (an unknown variable renders as empty) has no answer to train on
+    const typo = "{% for m in messages %}[{{ m.role }}] {{ m.contnet }}\n{% endfor %}{% if add_generation_prompt %}[assistant] {% endif %}";
+    expect(() => formatConversation({ messages: qa }, tok, { template: typo })).toThrow(/^the chat template does not write messages\[1\]\.content into the answer's span/);
+    expect(() => formatConversation({ messages: [] }, tok)).toThrow(/^conversation: no messages$/);
   });
 });

@@ -116,6 +116,11 @@ describe("trainSft", () => {
       expect(new Template(config.chat_template as string).render({ messages, add_generation_prompt: false, bos_token: "<|bos|>", eos_token: "<|eos|>" })).toBe(renderChat(messages));
       await expect(trainSft({ model: resumed, train: [], tokenizer: tok }, knobs)).rejects.toThrow("trainSft: no training samples");
       await expect(trainSft({ model: resumed, train: samples, tokenizer: tok }, { ...knobs, batchSize: 0 })).rejects.toThrow(/SFT config: batchSize/);
+      // longer than the model's context (max_seq_len 64): refused before the first step, the sample named
+      const long = { ids: Array.from({ length: 65 }, () => samples[0]!.ids[0]!), lossMask: new Uint8Array(65).fill(1), droppedTurns: 0 };
+      await expect(trainSft({ model: resumed, train: [...samples, long], tokenizer: tok }, knobs)).rejects.toThrow(`trainSft: training sample ${samples.length} has 65 tokens, more than the model's max_seq_len 64 (format it with maxLength)`);
+      await expect(trainSft({ model: resumed, train: samples, validation: [long], tokenizer: tok }, knobs)).rejects.toThrow("trainSft: validation sample 0 has 65 tokens");
+      await expect(trainSft({ model: resumed, train: samples, tokenizer: tok }, { ...knobs, packing: true, seqLen: 100 })).rejects.toThrow("SFT config: seqLen 100 is longer than the model's max_seq_len 64");
       straight.dispose();
       resumed.dispose();
     } finally {

@@ -45,7 +45,9 @@ describe("readConversations", () => {
   it("names the file, the line and what is wrong in every error", async () => {
     const cases: [string, RegExp][] = [
       ["{oops", /:1: invalid JSON: /],
-      [JSON.stringify({ instruction: "x", input: "" }), /:1: unknown record: expected the keys of one of the formats/],
+      [JSON.stringify({ instruction: "x", input: "" }), /:1: invalid alpaca record: output: /],
+      [JSON.stringify({ text: "x" }), /:1: unknown record: expected the keys of one of the formats/],
+      [JSON.stringify({ prompt: "x", answer: "y" }), /:1: a record with prompt needs completion \(TRL prompt-completion\) or response \(prompt-response\); it has prompt, answer$/],
       [JSON.stringify({ instruction: "x", output: 3 }), /:1: invalid alpaca record: output: /],
       [JSON.stringify({ messages: [U("a"), U("b")] }), /:1: messages\[1\]\.role is "user": expected "assistant": user and assistant take turns, starting with user$/],
       [JSON.stringify({ messages: [U("a"), A("b"), { role: "system", content: "s" }, A("c")] }), /:1: messages\[2\]\.role is "system": a system message may only come first$/],
@@ -66,7 +68,14 @@ describe("readConversations", () => {
     // a forced format that does not fit
     const path = file([JSON.stringify({ prompt: "p", response: "r" })]);
     await expect(loadConversations(path, { format: "alpaca" })).rejects.toThrow(`${path}:1: invalid alpaca record`);
-    await expect(loadConversations(path, { format: "chatml" as never })).rejects.toThrow(/invalid readConversations options: format/);
+    await expect(loadConversations(path, { format: "chatml" as never })).rejects.toThrow(/^invalid loadConversations options: format/);
+    await expect(loadConversations(path, { skipInvalid: true, onSkip: 3 as never })).rejects.toThrow(/^invalid loadConversations options: onSkip: must be a function/);
+    await expect((async () => {
+      for await (const _ of readConversations(path, { skipinvalid: true } as never)) void _;
+    })()).rejects.toThrow(/^invalid readConversations options: Unrecognized key/);
+    // a byte-order mark before the first record is not part of it
+    const bom = file([`\uFEFF${JSON.stringify({ prompt: "p", response: "r" })}`]);
+    expect((await loadConversations(bom)).conversations).toHaveLength(1);
   });
 
   it("skips bad lines on request and reports each with its line", async () => {

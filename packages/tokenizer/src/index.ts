@@ -8,3 +8,4 @@ export { MAX_VOCAB_SIZE, type TokenizerSpec, type AddedToken, type AddedTokenSpe
 export type { BpeModel } from "./bpe.js";
 export type { TiktokenRanks } from "./tiktoken.js";
 export type { HuggingFaceTokenizerJSON } from "./huggingface.js";
+export { applyChatTemplate, templateSource, tokenizerConfigJson, BATGPT_CHAT_TEMPLATE, CHATML_CHAT_TEMPLATE, CHAT_TEMPLATES, type ChatMessage, type ChatRole, type ChatTemplateOptions } from "./chat.js";

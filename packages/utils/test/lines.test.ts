@@ -20,4 +20,17 @@ describe("readNumberedLines", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+  it("drops a byte-order mark at the start of the file, and only there", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "batgpt-lines-"));
+    try {
+      const path = join(dir, "bom.jsonl");
+      writeFileSync(path, '\uFEFF{"a":1}\n\uFEFFb');
+      const got: [string, number][] = [];
+      for await (const l of readNumberedLines(path)) got.push(l);
+      expect(got).toEqual([['{"a":1}', 1], ["\uFEFFb", 2]]);
+      expect(JSON.parse(got[0]![0])).toEqual({ a: 1 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
