@@ -26,12 +26,13 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadCheckpoint, ReplicaPool, resolveWorkers, Rng, selectBackend, type BatGPTModel, type Direction, type EvalRecord } from "@batgpt/core";
-import { formRate, prepareCorpus, readDocuments, type VerseForm } from "@batgpt/datasets";
+import { formRate, prepareCorpus, type VerseForm } from "@batgpt/datasets";
 import { evaluateAnswerLoss, formatConversation, renderChat, SampleTooLongError, trainSft, type FormattedSample, type Message } from "@batgpt/sft";
 import type { Tokenizer } from "@batgpt/tokenizer";
 import { pretrain, type PretrainConfig, type PretrainOutput } from "./02-pretrain.js";
 import { findRun, isMain, round, runDir, startRun, writeManifest } from "./lib/runs.js";
 import { FORM_RATE_SAMPLING } from "./lib/verse.js";
+import { ANOTHER, body, continueConversation, continuePrompt, NOW_SEVEN, onTitle, readPoems, type Poem } from "./lib/instructions.js";
 
 const NAME = "03-sft";
 
@@ -108,38 +109,8 @@ export interface SftExampleOutput {
 }
 
 // ## The instruction set
-// A poem of the corpus: its title, its form and its lines (`床前明月光，` — one clause with its
-// punctuation, as the form check counts them).
-interface Poem {
-  title: string;
-  form: VerseForm;
-  lines: string[];
-}
-
-/** The poem's body as the corpus writes it: one couplet a line. */
-const body = (p: Poem) => p.lines.flatMap((l, i) => (i % 2 === 1 ? [p.lines[i - 1]! + l] : [])).join("\n");
-const onTitle = (title: string, form: VerseForm) => `以《${title}》为题，写一首${form}。`;
-const ANOTHER = "再来一首。";
-const NOW_SEVEN = "现在写七言的。";
-
-async function readPoems(jsonl: string, forms: VerseForm[]): Promise<Map<VerseForm, Poem[]>> {
-  const out = new Map<VerseForm, Poem[]>(forms.map((f) => [f, []]));
-  for await (const d of readDocuments(jsonl)) {
-    const form = d.form as VerseForm | undefined;
-    if (form === undefined || d.title === undefined || !out.has(form)) continue;
-    const lines = d.text.split("\n").slice(1).join("").match(/[^，。]+[，。]/gu) ?? [];
-    out.get(form)!.push({ title: d.title, form, lines });
-  }
-  return out;
-}
-
-/** `续写《题》：` and the first k lines → line k. */
-function continueConversation(p: Poem, k: number): Message[] {
-  return [
-    { role: "user", content: `续写《${p.title}》：${p.lines.slice(0, k).join("")}` },
-    { role: "assistant", content: p.lines[k]! },
-  ];
-}
+// Poems of the corpus (title, form, lines) and the instructions made of them live in
+// lib/instructions.ts, shared with example 04.
 
 /** The tasks, mixed: what each conversation asks and where its answer is checked. */
 function conversations(five: Poem[], seven: Poem[], n: number, rng: Rng): Message[][] {
@@ -208,7 +179,7 @@ function heldOutSet(five: Poem[], seven: Poem[], n: number, tok: Tokenizer, seqL
   const prev = five.slice(n, 2 * n).map((p) => {
     const k = 1 + rng.int(3);
     const full = renderChat(continueConversation(p, k));
-    const user = `续写《${p.title}》：${p.lines.slice(0, k).join("")}`;
+    const user = continuePrompt(p, k);
     return { suffix: full.slice(full.indexOf(user) + user.length), answer: p.lines[k - 1]! };
   });
   const followUps = five.slice(2 * n, 3 * n).map((p, i) => {

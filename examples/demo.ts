@@ -4,13 +4,14 @@
  * `runs/demo/<example>/`; each stage prints what it learned; the last line is JSON.
  *
  * Stages so far: 1. tokenizer (01), 2. bidirectional pretraining (02) on regular verse, on
- * every core, 3. instruction tuning (03). (Preference data, reward model, PPO-ptx and evaluation
- * join as their examples land: one more call here each.)
+ * every core, 3. instruction tuning (03), 4. preference pairs, an AI judge and the reward model
+ * (04). (PPO-ptx and evaluation join as their examples land: one more call here each.)
  */
 import { resolveWorkers } from "@batgpt/core";
 import { tokenizer } from "./01-tokenizer.js";
 import { pretrain, VERSE_TOKENIZER } from "./02-pretrain.js";
 import { sft } from "./03-sft.js";
+import { reward } from "./04-reward.js";
 import { runDir, RUNS_DIR } from "./lib/runs.js";
 
 resolveWorkers(); // a bad BATGPT_WORKERS fails now, not after the first stage
@@ -19,7 +20,7 @@ console.log("BatGPT.js demo — the recipe on a laptop\n");
 
 // Stage 1: a byte-level BPE tokenizer of 2048 ids on the regular-verse subset (Tang and Song
 // quatrains and regulated verse, each with its title and form, 41 MB), as example 02 uses.
-console.log("[1/3] tokenizer: byte-level BPE, 2048 ids, on regular verse (example 01)");
+console.log("[1/4] tokenizer: byte-level BPE, 2048 ids, on regular verse (example 01)");
 const tok = await tokenizer({ ...VERSE_TOKENIZER, dir: runDir("01-tokenizer", demoDir) });
 
 // Stage 2: bidirectional pretraining on its five-character quatrains (五言绝句) with example 02's
@@ -28,7 +29,7 @@ const tok = await tokenizer({ ...VERSE_TOKENIZER, dir: runDir("01-tokenizer", de
 // learn the form sooner; the model keeps its 256 positions for stage 3). The form rate: of 50 poems written
 // from held-out titles as 五言绝句, the share with four lines of five Han characters, ，and 。 in
 // place, and nothing after.
-console.log("\n[2/3] pretraining: one model reads forward (<|l2r|>) and backward (<|r2l|>) (example 02)");
+console.log("\n[2/4] pretraining: one model reads forward (<|l2r|>) and backward (<|r2l|>) (example 02)");
 const steps = Number(process.env.BATGPT_DEMO_STEPS ?? 400);
 const pre = await pretrain({
   tokenizer: tok,
@@ -46,7 +47,7 @@ console.log(`\npretraining: form rate ${pre.headline.formRate} after ${steps} st
 // continue a poem, the line before a line (backward), quatrains on titles, multi-turn follow-ups,
 // in the BatGPT chat format, packed, the loss on the answers; measured before and after on
 // held-out prompts.
-console.log("\n[3/3] instruction tuning: chat-formatted verse tasks, the loss on the answer (example 03)");
+console.log("\n[3/4] instruction tuning: chat-formatted verse tasks, the loss on the answer (example 03)");
 const tuned = await sft({
   pretrained: pre,
   steps: Number(process.env.BATGPT_DEMO_SFT_STEPS ?? 300),
@@ -56,6 +57,22 @@ const tuned = await sft({
 });
 const t = tuned.headline;
 console.log(`\ninstruction tuning: answer loss ${t.answerLossBefore} → ${t.answerLossAfter} nats/token, form rate on held-out titles ${t.formRateBefore} → ${t.formRateAfter} (${t.trainSeconds} s)`);
+
+// Stage 4: preference pairs on the verse task (constructed ones with known labels, and pairs of
+// sampled answers judged by the SFT model in both orders), and the reward model: the SFT trunk and
+// a `score` head, measured on constructed pairs from held-out poems.
+console.log("\n[4/4] preferences and the reward model: constructed pairs, an AI judge, a scalar head (example 04)");
+const rm = await reward({
+  tuned,
+  steps: Number(process.env.BATGPT_DEMO_RM_STEPS ?? 200),
+  pairs: 1600,
+  heldOut: 24,
+  judgePrompts: 48,
+  dir: runDir("04-reward", demoDir),
+});
+const h = rm.headline;
+console.log(`
+reward model: held-out accuracy ${h.heldOutAccuracyBefore} → ${h.heldOutAccuracy} (chance 0.5); the AI judge agrees with the labels on ${h.judgeAgreement}, the same in both orders on ${h.judgeConsistency} (${h.trainSeconds} s)`);
 
 console.log(
   JSON.stringify({
@@ -73,6 +90,11 @@ console.log(
     nextLineMatchAfter: t.nextLineMatchAfter,
     prevLineMatchAfter: t.prevLineMatchAfter,
     sftSeconds: t.trainSeconds,
+    rewardAccuracyBefore: h.heldOutAccuracyBefore,
+    rewardAccuracy: h.heldOutAccuracy,
+    judgeAgreement: h.judgeAgreement,
+    judgeConsistency: h.judgeConsistency,
+    rewardSeconds: h.trainSeconds,
     workers: pre.headline.workers,
     backend: pre.headline.backend,
   }),

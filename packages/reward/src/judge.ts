@@ -79,14 +79,16 @@ export type ModelJudgeOptions = z.input<typeof modelJudgeOptionsSchema>;
  * (`verdictText`, summed over its tokens) read with core's `tokenLogProbs`; the likelier verdict
  * wins, within `tieBand` it is a tie.
  *
+ * `promptTokens(request)` says how long a request is, so a caller can leave out what does not fit.
+ *
  * @throws {RewardDataError} for a bad option; at judging, for a prompt longer than the model's context.
  */
-export function modelJudge(model: BatGPTModel, tok: Tokenizer, options: ModelJudgeOptions = {}): Judge {
+export function modelJudge(model: BatGPTModel, tok: Tokenizer, options: ModelJudgeOptions = {}): Judge & { promptTokens(request: JudgeRequest): number } {
   const o = parseOptions(modelJudgeOptionsSchema, options, "modelJudge options", RewardDataError);
   const verdictIds = { A: tok.encode(o.verdictText.A), B: tok.encode(o.verdictText.B) };
   const logProbOf = (prompts: number[][], verdict: number[]): number[] => {
     const T = Math.max(...prompts.map((p) => p.length)) + verdict.length;
-    if (T > model.config.max_seq_len - 1) throw new RewardDataError(`modelJudge: a judging prompt of ${T} tokens does not fit the model's max_seq_len ${model.config.max_seq_len}`);
+    if (T > model.config.max_seq_len) throw new RewardDataError(`modelJudge: a judging prompt and verdict of ${T} tokens do not fit the model's max_seq_len ${model.config.max_seq_len} (check promptTokens first)`);
     // each row: prompt + verdict, left-aligned, padded after; the verdict's log p summed
     const pad = tok.specialTokens.has("<|pad|>") ? tok.specialTokenId("<|pad|>") : 0;
     const ids = new Int32Array(prompts.length * T).fill(pad);
@@ -100,13 +102,16 @@ export function modelJudge(model: BatGPTModel, tok: Tokenizer, options: ModelJud
       return [...(tf.sum(tf.mul(lp, tf.tensor2d(mask, [prompts.length, T])), 1).dataSync() as Float32Array)];
     });
   };
+  const encode = (r: JudgeRequest) => tok.encode(applyChatTemplate([{ role: "user", content: judgePrompt(r) }], { template: o.template, addGenerationPrompt: true }), { allowedSpecial: "all" });
   return {
     id: o.id,
+    /** Tokens of the judging prompt and the longer verdict: at most the model's `max_seq_len` to be judged. */
+    promptTokens: (r) => encode(r).length + Math.max(verdictIds.A.length, verdictIds.B.length),
     async judge(requests) {
       const out: JudgeAnswer[] = [];
       for (let i = 0; i < requests.length; i += o.batchSize) {
         const chunk = requests.slice(i, i + o.batchSize);
-        const prompts = chunk.map((r) => tok.encode(applyChatTemplate([{ role: "user", content: judgePrompt(r) }], { template: o.template, addGenerationPrompt: true }), { allowedSpecial: "all" }));
+        const prompts = chunk.map(encode);
         const a = logProbOf(prompts, verdictIds.A);
         const b = logProbOf(prompts, verdictIds.B);
         chunk.forEach((_, k) => {
@@ -132,8 +137,13 @@ export const judgeOptionsSchema = z.strictObject({
   criterion: z.enum(["overall", "helpfulness", "harmlessness"]).default("overall"),
   /** Ask each pair in both orders (A, B) and (B, A). Default true. */
   bothOrders: z.boolean().default(true),
-  /** An inconsistent pair (the verdict follows the position): a `"tie"` record, or `"drop"` it. Default `"drop"`. */
-  inconsistent: z.enum(["tie", "drop"]).default("drop"),
+  /**
+   * An inconsistent pair (the verdict follows the position): a `"tie"` record, `"drop"` it, or
+   * `"calibrate"`: decide by the mean over both orders of the judge's probability for each
+   * response (Balanced Position Calibration, Wang et al. 2023, "Large Language Models are not
+   * Fair Evaluators", §3.2; a tie when the judge gives no probabilities). Default `"drop"`.
+   */
+  inconsistent: z.enum(["tie", "drop", "calibrate"]).default("drop"),
   /** `created_at` of the records (default: now). */
   now: z.date().optional(),
 });
@@ -186,7 +196,13 @@ export async function judge(pairs: readonly CandidatePair[], judgeWith: Judge, o
       const v2 = swap[second[i]!.verdict];
       if (v1 !== v2) {
         inconsistent++;
-        verdict = o.inconsistent === "tie" ? "tie" : null;
+        const p1 = first[i]!.probabilityA;
+        const p2 = second[i]!.probabilityA;
+        if (o.inconsistent === "calibrate" && p1 !== undefined && p2 !== undefined) {
+          // P(this pair's A is better), averaged over the order where it was shown first and second
+          const pa = (p1 + (1 - p2)) / 2;
+          verdict = pa > 0.5 ? "A" : pa < 0.5 ? "B" : "tie";
+        } else verdict = o.inconsistent === "drop" ? null : "tie";
       }
     }
     verdicts.push(verdict);
@@ -201,7 +217,13 @@ export async function judge(pairs: readonly CandidatePair[], judgeWith: Judge, o
       source: "ai",
       annotator: judgeWith.id,
       created_at: createdAt,
-      metadata: { criterion: o.criterion, both_orders: o.bothOrders, ...(first[i]!.probabilityA !== undefined ? { probability_a: first[i]!.probabilityA } : {}) },
+      metadata: {
+        criterion: o.criterion,
+        both_orders: o.bothOrders,
+        ...(first[i]!.probabilityA !== undefined ? { probability_a: first[i]!.probabilityA } : {}),
+        ...(second?.[i]!.probabilityA !== undefined ? { probability_a_swapped: 1 - second[i]!.probabilityA! } : {}),
+        ...(second && first[i]!.verdict !== swap[second[i]!.verdict] ? { consistent: false } : {}),
+      },
     });
   });
   return { records, verdicts, consistency: pairs.length === 0 ? 1 : 1 - inconsistent / pairs.length, inconsistent };

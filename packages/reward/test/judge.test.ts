@@ -28,6 +28,14 @@ describe("judge", () => {
     expect(r.consistency).toBe(0);
     const ties = await judge(pairs, fnJudge("always-a", () => "A"), { inconsistent: "tie", now });
     expect(ties.records.map((x) => x.verdict)).toEqual(["tie", "tie", "tie"]);
+    // calibrated: the mean of each response's probability over both orders decides
+    const biased: Judge = { id: "biased", judge: async (rs) => rs.map((r) => ({ verdict: "A", probabilityA: r.responseA.length > r.responseB.length ? 0.9 : r.responseA.length < r.responseB.length ? 0.6 : 0.75 })) };
+    const calibrated = await judge(pairs, biased, { inconsistent: "calibrate", now });
+    expect(calibrated.verdicts).toEqual(["A", "B", "tie"]);
+    expect(calibrated.consistency).toBe(0);
+    expect(calibrated.records[0]!.metadata).toEqual({ criterion: "overall", both_orders: true, probability_a: 0.9, probability_a_swapped: 0.4, consistent: false });
+    // without probabilities, calibration has nothing to go on: a tie
+    expect((await judge(pairs, fnJudge("always-a", () => "A"), { inconsistent: "calibrate", now })).verdicts).toEqual(["tie", "tie", "tie"]);
     // asked in one order only, its position bias passes for a verdict
     expect((await judge(pairs, fnJudge("always-a", () => "A"), { bothOrders: false, now })).verdicts).toEqual(["A", "A", "A"]);
   });
@@ -80,6 +88,10 @@ describe("modelJudge", () => {
     expect(r.consistency).toBeGreaterThanOrEqual(0);
     expect(r.records.every((x) => x.annotator === "sft-judge")).toBe(true);
     expect(() => modelJudge(model, tok, { tieBand: -1 })).toThrow(/^invalid modelJudge options: tieBand/);
+    // a request longer than the context: measured beforehand, refused when judged
+    const long = { ...requests[0]!, responseA: "床前明月光，".repeat(30) };
+    expect(j.promptTokens(long)).toBeGreaterThan(128);
+    await expect(j.judge([long])).rejects.toThrow(/^modelJudge: a judging prompt and verdict of \d+ tokens do not fit the model's max_seq_len 128/);
     model.dispose();
   });
 });
