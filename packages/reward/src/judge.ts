@@ -174,9 +174,10 @@ export interface JudgeResult {
  */
 export async function judge(pairs: readonly CandidatePair[], judgeWith: Judge, options: JudgeOptions = {}): Promise<JudgeResult> {
   const o = parseOptions(judgeOptionsSchema, options, "judge options", RewardDataError);
+  if (typeof judgeWith?.judge !== "function") throw new RewardDataError("judge: a judge is an object { id, judge: async (requests) => answers }, not a bare function");
   const ask = async (requests: JudgeRequest[]) => {
     const answers = await judgeWith.judge(requests);
-    if (!Array.isArray(answers) || answers.length !== requests.length) throw new RewardDataError(`judge ${judgeWith.id} answered ${Array.isArray(answers) ? answers.length : typeof answers} times to ${requests.length} requests`);
+    if (!Array.isArray(answers) || answers.length !== requests.length) throw new RewardDataError(`judge ${judgeWith.id} gave ${Array.isArray(answers) ? `${answers.length} answers` : typeof answers} for ${requests.length} requests`);
     for (const [i, a] of answers.entries()) {
       if (!["A", "B", "tie"].includes(a?.verdict)) throw new RewardDataError(`judge ${judgeWith.id}: answer ${i} has verdict ${JSON.stringify(a?.verdict)}, expected "A", "B" or "tie"`);
     }

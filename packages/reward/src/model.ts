@@ -12,7 +12,16 @@ import * as tf from "@tensorflow/tfjs-core";
 import { Rng, type BatGPTModel, type DataSource, type Objective, type RngState, type TokenBatch } from "@batgpt/core";
 import { linear } from "@batgpt/core/ops";
 import { applyChatTemplate, TokenizerError, type Tokenizer } from "@batgpt/tokenizer";
-import { RewardDataError, type Message, type PreferencePair } from "./records.js";
+import { formatIssues } from "@batgpt/utils";
+import { z } from "zod";
+import { conversationSchema, messageSchema, RewardDataError, type Message, type PreferencePair } from "./records.js";
+
+/** The shape of a {@link PreferenceExample}: TRL's four preference shapes, checked before encoding. */
+const side = z.union([z.string(), z.array(messageSchema).min(1)]);
+const preferenceExampleSchema = z.union([
+  z.object({ prompt: z.union([z.string(), conversationSchema]), chosen: side, rejected: side, margin: z.number().finite().optional() }),
+  z.object({ chosen: side, rejected: side, margin: z.number().finite().optional() }),
+]);
 
 /** The head the reward is read from (Hugging Face's `AutoModelForSequenceClassification` calls it `score`). */
 export const REWARD_HEAD = "score";
@@ -80,7 +89,12 @@ export function encodePairs(model: BatGPTModel, tok: Tokenizer, examples: readon
   const maxLength = Math.min(options.maxLength ?? Infinity, model.config.max_seq_len);
   const pairs: EncodedPair[] = [];
   const tooLong: number[] = [];
+  if (!Array.isArray(examples)) throw new RewardDataError(`encodePairs: the pairs must be an array, got ${typeof examples}`);
   for (const [i, e] of examples.entries()) {
+    const shape = preferenceExampleSchema.safeParse(e);
+    if (!shape.success || ("prompt" in e && typeof e.chosen !== typeof e.rejected)) {
+      throw new RewardDataError(shape.success ? `pair ${i}: chosen and rejected must both be text or both be messages` : `pair ${i}: ${formatIssues("preference pair (TRL: prompt?, chosen, rejected)", shape.error)}`);
+    }
     let chosen: number[], rejected: number[];
     try {
       [chosen, rejected] = [e.chosen, e.rejected].map((side) => {

@@ -13,7 +13,7 @@ import { templateSource, tokenizerConfigJson, type Tokenizer } from "@batgpt/tok
 import { formatIssues, writeFileAtomic } from "@batgpt/utils";
 import { z } from "zod";
 import { batchLoss, encodePairs, encodeResponse, PairDataSource, REWARD_HEAD, rewardBatch, rewardObjective, rowRewards, type EncodedPair, type PreferenceExample, type RewardBatch } from "./model.js";
-import { RewardDataError, type Message } from "./records.js";
+import { conversationSchema, RewardDataError, type Message } from "./records.js";
 
 /** Reward-model knobs: the shared trainer's, plus the batches and TRL's loss options. */
 export const rewardConfigSchema = trainerConfigSchema
@@ -22,7 +22,7 @@ export const rewardConfigSchema = trainerConfigSchema
     batchSize: z.number().int().positive().default(8),
     /** Seed of the pair order and of a new head's weights. */
     seed: z.number().int().refine(Number.isSafeInteger, "must be a safe integer").default(0),
-    /** Tokens a row (default: each batch's longest response); longer pairs are left out (TRL's `max_length`). */
+    /** Most tokens of a rendered response (default: the model's `max_seq_len`); longer pairs are left out, as TRL's `max_length` does. Rows are padded to each batch's longest response. */
     maxLength: z.number().int().min(2).optional(),
     /** TRL's `center_rewards_coefficient`: adds λ·mean((r_c + r_r)²) (0: off, TRL's default). */
     centerRewardsCoefficient: z.number().min(0).default(0),
@@ -39,7 +39,7 @@ export interface RewardObjects {
   /** The trunk to train, usually loaded from an SFT checkpoint; a `score` head is added when it has none. */
   model: BatGPTModel;
   tokenizer: Tokenizer;
-  /** Training pairs (TRL explicit-prompt form, e.g. from `toPreferencePairs`). */
+  /** Training pairs in any of TRL's four preference shapes (`toPreferencePairs` gives them). */
   train: readonly PreferenceExample[];
   /** Held-out pairs: `eval/loss` and `eval/rewards/*` at each evaluation. */
   validation?: readonly PreferenceExample[];
@@ -210,7 +210,12 @@ export interface ScoreOptions {
  *   context, a tokenizer without `<|pad|>`, or a message with a special token's text.
  */
 export function score(model: BatGPTModel, tok: Tokenizer, prompts: readonly (string | readonly Message[])[], responses: readonly string[], options: ScoreOptions = {}): number[] {
+  if (!Array.isArray(prompts) || !Array.isArray(responses)) throw new RewardDataError("score: prompts and responses must be arrays (one prompt a response)");
   if (prompts.length !== responses.length) throw new RewardDataError(`score: ${prompts.length} prompts but ${responses.length} responses`);
+  for (const [i, p] of prompts.entries()) {
+    const ok = typeof p === "string" ? true : conversationSchema.safeParse(p);
+    if (ok !== true && !ok.success) throw new RewardDataError(`score: ${formatIssues(`prompts[${i}]`, ok.error)}`);
+  }
   const template = options.template ?? "batgpt";
   const rows = responses.map((r, i) => {
     const ids = encodeResponse(model, tok, prompts[i]!, r, { template });

@@ -60,9 +60,10 @@ describe("judge", () => {
   });
 
   it("refuses a judge that answers the wrong number of times or with another verdict", async () => {
-    await expect(judge(pairs, { id: "short", judge: async () => [{ verdict: "A" }] })).rejects.toThrow(new RewardDataError("judge short answered 1 times to 3 requests"));
+    await expect(judge(pairs, { id: "short", judge: async () => [{ verdict: "A" }] })).rejects.toThrow(new RewardDataError("judge short gave 1 answers for 3 requests"));
     await expect(judge(pairs, { id: "odd", judge: async (rs) => rs.map(() => ({ verdict: "C" as never })) })).rejects.toThrow('judge odd: answer 0 has verdict "C", expected "A", "B" or "tie"');
     await expect(judge(pairs, fnJudge("x", () => "A"), { inconsistent: "keep" as never })).rejects.toThrow(/^invalid judge options: inconsistent/);
+    await expect(judge(pairs, (async () => []) as never)).rejects.toThrow("judge: a judge is an object { id, judge: async (requests) => answers }, not a bare function");
   });
 });
 

@@ -173,6 +173,11 @@ describe("the reward model", () => {
     await expect(trainRewardModel({ model: m, tokenizer: tok, train: pairs }, { steps: 1, maxLength: 5 })).rejects.toThrow("trainRewardModel: every one of the 4 training pairs is longer than 5 tokens");
     expect(() => encodePairs(m, tok, [{ prompt: "问<|eot|>", chosen: "a", rejected: "b" }])).toThrow("pair 0: prompt message 0 holds the special token <|eot|>, which only the template may write");
     expect(() => score(m, tok, ["a"], [])).toThrow("score: 1 prompts but 0 responses");
+    // malformed pairs and prompts are named, not a TypeError
+    expect(() => encodePairs(m, tok, [pairs[0]!, { prompt: "p", chosen: "a" } as never])).toThrow(/^pair 1: invalid preference pair \(TRL: prompt\?, chosen, rejected\)/);
+    expect(() => encodePairs(m, tok, [{ question: "p", good: "a", bad: "b" } as never])).toThrow(/^pair 0: invalid preference pair/);
+    expect(() => score(m, tok, [[{ role: "user", content: "q" }, { role: "assistant", content: "r" }]], ["a"])).toThrow(/^score: invalid prompts\[0\]: \[1\]\.role: is "assistant": a conversation prompt ends with the user's message/);
+    expect(() => score(m, tok, "p" as never, ["a"])).toThrow("score: prompts and responses must be arrays (one prompt a response)");
     expect(() => rowRewards(m, rewardBatch(encodePairs(m, tok, pairs).pairs, padId()))).toThrow(/no head named "score"/);
     await expect(loadRewardModel(join(tmpdir(), "batgpt-no-such-reward-model"))).rejects.toThrow();
     m.dispose();
