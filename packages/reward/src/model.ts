@@ -134,7 +134,17 @@ export interface RewardBatch extends TokenBatch {
  */
 export function rewardBatch(pairs: readonly EncodedPair[], padId: number, seqLen?: number): RewardBatch {
   if (pairs.length === 0) throw new RewardDataError("rewardBatch: no pairs");
-  const rows = [...pairs.map((p) => p.chosen), ...pairs.map((p) => p.rejected)];
+  const rows = padRows([...pairs.map((p) => p.chosen), ...pairs.map((p) => p.rejected)], padId, seqLen);
+  return { ...rows, pairs: pairs.length, margin: Float32Array.from(pairs, (p) => p.margin) };
+}
+
+/**
+ * Encoded responses right-padded into rows of `seqLen` tokens (default: the longest), with each
+ * row's last position, where its reward is read.
+ *
+ * @throws {RewardDataError} for an empty response or one longer than `seqLen`.
+ */
+export function padRows(rows: readonly (readonly number[])[], padId: number, seqLen?: number): Pick<RewardBatch, "ids" | "batch" | "seqLen" | "last"> {
   const T = seqLen ?? Math.max(...rows.map((r) => r.length));
   const ids = new Int32Array(rows.length * T).fill(padId);
   const last = new Int32Array(rows.length);
@@ -143,7 +153,7 @@ export function rewardBatch(pairs: readonly EncodedPair[], padId: number, seqLen
     ids.set(r, i * T);
     last[i] = r.length - 1;
   });
-  return { ids, batch: rows.length, seqLen: T, pairs: pairs.length, last, margin: Float32Array.from(pairs, (p) => p.margin) };
+  return { ids, batch: rows.length, seqLen: T, last };
 }
 
 /**

@@ -12,7 +12,7 @@ import { loadCheckpoint, resolveCheckpointDir, runTrainer, trainerConfigSchema, 
 import { templateSource, tokenizerConfigJson, type Tokenizer } from "@batgpt/tokenizer";
 import { formatIssues, writeFileAtomic } from "@batgpt/utils";
 import { z } from "zod";
-import { batchLoss, encodePairs, encodeResponse, PairDataSource, REWARD_HEAD, rewardBatch, rewardObjective, rowRewards, type EncodedPair, type PreferenceExample, type RewardBatch } from "./model.js";
+import { batchLoss, encodePairs, encodeResponse, padRows, PairDataSource, REWARD_HEAD, rewardBatch, rewardObjective, rowRewards, type EncodedPair, type PreferenceExample, type RewardBatch } from "./model.js";
 import { conversationSchema, RewardDataError, type Message } from "./records.js";
 
 /** Reward-model knobs: the shared trainer's, plus the batches and TRL's loss options. */
@@ -107,12 +107,7 @@ export function evaluatePairs(model: BatGPTModel, pairs: readonly EncodedPair[],
 function rewardsOf(model: BatGPTModel, rows: readonly number[][], padId: number, batchSize: number, head: string): number[] {
   const out: number[] = [];
   for (let i = 0; i < rows.length; i += batchSize) {
-    const chunk = rows.slice(i, i + batchSize);
-    const T = Math.max(...chunk.map((r) => r.length));
-    const ids = new Int32Array(chunk.length * T).fill(padId);
-    chunk.forEach((r, k) => ids.set(r, k * T));
-    const last = Int32Array.from(chunk, (r) => r.length - 1);
-    const r = rowRewards(model, { ids, batch: chunk.length, seqLen: T, last }, head);
+    const r = rowRewards(model, padRows(rows.slice(i, i + batchSize), padId), head);
     out.push(...r.dataSync());
     r.dispose();
   }
