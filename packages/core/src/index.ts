@@ -17,7 +17,7 @@ export type { GenerateOptions, Generation, TokenEvent } from "./generate.js";
 export { parseOptions, formatIssues } from "./options.js";
 export { train, evaluate, trainConfigSchema, TrainingError } from "./train.js";
 export { runTrainer, trainerConfigSchema } from "./trainer.js";
-export type { TrainerConfig, TrainerObjects, TrainerResult, DataSource, Objective, ObjectiveOutput, StepRecord, EvalRecord } from "./trainer.js";
+export type { TrainerConfig, TrainerObjects, TrainerResult, DataSource, DataContext, Objective, ObjectiveOutput, StepRecord, EvalRecord } from "./trainer.js";
 export type { TrainConfig, TrainObjects } from "./train.js";
 export { languageModelingObjective } from "./train.js";
 export { tokenizeToFile, TokenFile, WindowLoader, splitTokenBatch, validationBatches, validationWindowCount, TokenDataError } from "./data.js";

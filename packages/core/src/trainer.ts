@@ -85,10 +85,30 @@ export const trainerConfigSchema = z
 /** The shared knobs as a user passes them. */
 export type TrainerConfig = z.input<typeof trainerConfigSchema>;
 
+/** What the trainer hands {@link DataSource.next}: the model being trained and its replicas. */
+export interface DataContext {
+  /** The model being trained, with the weights of the steps so far. */
+  model: BatGPTModel;
+  /**
+   * The run's replicas, holding the same weights: `replicas.generate(prompts, …)` samples on
+   * every worker at once (it needs the trainer's `tokenizer`); PPO's rollouts use it.
+   */
+  replicas: ReplicaPool;
+}
+
 /** A batch source whose position is saved in checkpoints, so resume is exact. */
 export interface DataSource<B> {
-  /** The next batch. */
-  next(): B;
+  /**
+   * The next batch. It may be made from the model being trained (PPO samples its batches from
+   * the policy), so it gets the model and its replicas, and may be async.
+   */
+  next(context: DataContext): B | Promise<B>;
+  /**
+   * True when the source has nothing more to train on: the run stops there (evaluating and
+   * checkpointing as at its last step) even before `steps`. Asked before every step; without
+   * it the run always takes `steps` steps.
+   */
+  done?(): boolean;
   /** The position, as plain JSON. */
   state(): unknown;
   /**
@@ -289,7 +309,7 @@ export async function runTrainer<B>(objects: TrainerObjects<B>, config: TrainerC
     );
   try {
     const end = Math.min(cfg.steps, cfg.stopAt ?? cfg.steps);
-    while (step < end) {
+    while (step < end && !data.done?.()) {
       const t0 = performance.now();
       const lr = schedule(step);
       let tokens = 0;
@@ -297,7 +317,7 @@ export async function runTrainer<B>(objects: TrainerObjects<B>, config: TrainerC
       const shards: Shard<B>[][] = Array.from({ length: workers }, () => []);
       let dealt = 0;
       for (let micro = 0; micro < cfg.gradAccumulation; micro++) {
-        const batch = data.next();
+        const batch = await data.next({ model, replicas: pool });
         tokens += objective.tokens(batch);
         if (workers > 1) dealt = deal(objective.split!(batch, workers), shards, cfg.gradAccumulation, dealt);
         else shards[0]!.push({ batch, coef: 1 / cfg.gradAccumulation });
