@@ -400,8 +400,9 @@ export async function trainPpo(objects: PpoObjects, config: PpoConfig): Promise<
   const padId = tok.specialTokenId("<|pad|>");
   const stopTokens = cfg.stopTokens ?? ["<|eot|>", "<|eos|>"].filter((t) => tok.specialTokens.has(t)).map((t) => tok.specialTokenId(t));
 
+  // the reference is never the trainer's model, so it never trains; a copy made here is frozen too
   const reference = objects.reference ?? policy.clone();
-  reference.setTrainable(false);
+  if (!objects.reference) reference.setTrainable(false);
   try {
     if (!(VALUE_HEAD in policy.config.heads)) addValueHead(policy, reward, critic, cfg.seed);
     const log = (r: Record<string, unknown>): void => {

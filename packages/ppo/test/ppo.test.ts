@@ -67,6 +67,26 @@ describe("trainPpo on a toy reward", () => {
     expect(again.r.iterations.map((i) => i["objective/scores"])).toEqual(scores);
   }, 240_000);
 
+  it("resumes exactly from a checkpoint taken in the middle of an iteration", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ppo-resume-"));
+    dirs.push(dir);
+    const knobs = { iterations: 3, rolloutBatchSize: 8, miniBatchSize: 4, ppoEpochs: 2, maxNewTokens: 6, temperature: 1, lr: 3e-3, template: null, workers: 1, progress: "none" as const, seed: 9 };
+    const go = async (extra: Record<string, unknown>) => {
+      const policy = base.clone();
+      const r = await trainPpo({ policy, reward: share, tokenizer: tok, prompts: ["甲", "丙"] }, { ...knobs, ...extra });
+      const weights = Object.fromEntries([...policy.params].map(([k, v]) => [k, Array.from(v.dataSync())]));
+      policy.dispose();
+      return { r, weights };
+    };
+    const straight = await go({});
+    const first = await go({ checkpointDir: join(dir, "ckpt"), stopAt: 6 }); // 4 steps an iteration: stops inside the second
+    expect(first.r.step).toBe(6);
+    const resumed = await go({ checkpointDir: join(dir, "ckpt"), resume: true });
+    expect(resumed.r.step).toBe(12);
+    expect([...first.r.iterations, ...resumed.r.iterations].map((i) => i["objective/scores"])).toEqual(straight.r.iterations.map((i) => i["objective/scores"]));
+    for (const [k, v] of Object.entries(straight.weights)) expect(resumed.weights[k]).toEqual(v);
+  }, 120_000);
+
   it("adds a value head from the actor and refuses ptx without data", async () => {
     const policy = base.clone();
     await expect(trainPpo({ policy, reward: share, tokenizer: tok, prompts: ["甲"] }, { iterations: 1, ptxCoef: 1, template: null, workers: 1 })).rejects.toThrow(/ptxCoef > 0 needs ptx data/);
