@@ -17,7 +17,7 @@
  */
 import { appendFileSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { ConfigError, parseOptions, Rng, runTrainer, trainerConfigSchema, type BatGPTModel, type DataContext, type DataSource, type RngState, type StepRecord, type TokenBatch, type TrainerResult } from "@batgpt/core";
+import { ConfigError, parseOptions, Rng, runTrainer, trainerConfigSchema, type BatGPTModel, type DataContext, type DataSource, type RngState, type StepRecord, type TokenBatch, type TrainerResult, type WindowLoader } from "@batgpt/core";
 import { REWARD_HEAD, score, type RewardModel } from "@batgpt/reward";
 import type { SftBatch } from "@batgpt/sft";
 import { applyChatTemplate, type Tokenizer } from "@batgpt/tokenizer";
@@ -126,8 +126,8 @@ export interface PpoObjects {
   tokenizer: Tokenizer;
   /** Prompts (user messages when `template` is set), sampled in seeded epochs. */
   prompts: readonly string[];
-  /** Pretraining batches for the ptx loss (e.g. core's `WindowLoader` over the pretraining tokens). */
-  ptx?: DataSource<TokenBatch>;
+  /** Pretraining batches for the ptx loss: a `DataSource`, or core's `WindowLoader` over the pretraining tokens as it is. */
+  ptx?: DataSource<TokenBatch> | WindowLoader;
   /** SFT batches for the SFT loss (e.g. `SftDataSource`). */
   sft?: DataSource<SftBatch>;
   /** Named numbers measured at the end of each iteration (e.g. a held-out pretraining loss), joined to its record. */
@@ -145,9 +145,26 @@ export interface PpoResult extends TrainerResult {
   iterations: IterationRecord[];
 }
 
-/** Scores from a reward model: its `score` at the last token, normalised by its stored statistics (`reward_config.json`). */
+/**
+ * Scores from a reward model: its `score` at the last token, normalised by its stored statistics
+ * (`reward_config.json`). A special token's text that the policy sampled (e.g. `<|pad|>`) is
+ * removed from the response before scoring: only the chat template may write those.
+ */
 export function rewardModelScorer(rm: RewardModel, options: { batchSize?: number } = {}): RewardFunction {
-  return ({ prompts, responses }) => score(rm.model, rm.tokenizer, prompts, responses, { template: rm.chatTemplate, normalize: rm.stats, batchSize: options.batchSize ?? 16 });
+  const specials = [...rm.tokenizer.specialTokens.keys()];
+  const clean = (r: string) => specials.reduce((t, sp) => t.split(sp).join(""), r);
+  return ({ prompts, responses }) => score(rm.model, rm.tokenizer, prompts, responses.map(clean), { template: rm.chatTemplate, normalize: rm.stats, batchSize: options.batchSize ?? 16 });
+}
+
+/** A `DataSource`, or core's `WindowLoader` (its `nextBatch`) made one. */
+function asSource<B>(x: unknown, name: string): DataSource<B> | undefined {
+  if (x === undefined) return undefined;
+  const o = x as { next?: unknown; nextBatch?: () => B; state?: () => unknown; restore?: (s: never) => void };
+  if (typeof o.next === "function" && typeof o.state === "function" && typeof o.restore === "function") return x as DataSource<B>;
+  if (typeof o.nextBatch === "function" && typeof o.state === "function" && typeof o.restore === "function") {
+    return { next: () => o.nextBatch!(), state: () => o.state!(), restore: (s) => o.restore!(s as never) };
+  }
+  throw new ConfigError(`trainPpo: ${name} must be a DataSource (next, state, restore) or core's WindowLoader`);
 }
 
 const isRewardModel = (r: PpoObjects["reward"]): r is RewardModel => typeof r === "object" && r !== null && "model" in r && "stats" in r;
@@ -201,7 +218,7 @@ class PpoDataSource implements DataSource<PpoBatch> {
   readonly records: IterationRecord[] = [];
 
   constructor(
-    private readonly o: PpoObjects & { reference: BatGPTModel; rewardFn: RewardFunction },
+    private readonly o: Omit<PpoObjects, "ptx" | "sft"> & { ptx: DataSource<TokenBatch> | undefined; sft: DataSource<SftBatch> | undefined; reference: BatGPTModel; rewardFn: RewardFunction },
     private readonly cfg: ResolvedConfig,
     private readonly kl: KlController,
     private readonly padId: number,
@@ -395,10 +412,21 @@ export async function trainPpo(objects: PpoObjects, config: PpoConfig): Promise<
   if (cfg.ptxCoef > 0 && !objects.ptx) throw new ConfigError("invalid PPO config: ptxCoef > 0 needs ptx data (a DataSource of pretraining TokenBatches, e.g. core's WindowLoader)");
   if (cfg.sftCoef > 0 && !objects.sft) throw new ConfigError("invalid PPO config: sftCoef > 0 needs sft data (a DataSource of SftBatches, e.g. SftDataSource)");
   if (cfg.miniBatchSize > cfg.rolloutBatchSize) throw new ConfigError(`invalid PPO config: miniBatchSize ${cfg.miniBatchSize} is more than rolloutBatchSize ${cfg.rolloutBatchSize}`);
+  const ptxSource = asSource<TokenBatch>(objects.ptx, "ptx");
+  const sftSource = asSource<SftBatch>(objects.sft, "sft");
   const critic = cfg.critic ?? (isRewardModel(reward) ? "reward" : "actor");
   if (!tok.specialTokens.has("<|pad|>")) throw new ConfigError("trainPpo: the tokenizer has no <|pad|> token");
   const padId = tok.specialTokenId("<|pad|>");
   const stopTokens = cfg.stopTokens ?? ["<|eot|>", "<|eos|>"].filter((t) => tok.specialTokens.has(t)).map((t) => tok.specialTokenId(t));
+  // every prompt must leave room for maxNewTokens: the direction token + prompt + response fit the context
+  const maxLen = policy.config.max_seq_len;
+  objects.prompts.forEach((p, i) => {
+    const text = cfg.template === null ? p : applyChatTemplate([{ role: "user", content: p }], { template: cfg.template, addGenerationPrompt: true });
+    const n = 1 + tok.encode(text, { allowedSpecial: "all" }).length;
+    if (n + cfg.maxNewTokens > maxLen) {
+      throw new ConfigError(`invalid PPO config: prompts[${i}] is ${n} tokens${cfg.template === null ? "" : " with the chat template"} and the direction token, so with maxNewTokens ${cfg.maxNewTokens} it does not fit the model's max_seq_len ${maxLen}`);
+    }
+  });
 
   // the reference is never the trainer's model, so it never trains; a copy made here is frozen too
   const reference = objects.reference ?? policy.clone();
@@ -413,7 +441,7 @@ export async function trainPpo(objects: PpoObjects, config: PpoConfig): Promise<
     const rewardFn = isRewardModel(reward) ? rewardModelScorer(reward) : reward;
     if (typeof rewardFn !== "function") throw new ConfigError("trainPpo: reward must be a reward model (loadRewardModel) or a function ({ prompts, responses, generations }) => scores");
     const kl = klController({ beta: cfg.klCoef, ...(cfg.klTarget !== undefined ? { target: cfg.klTarget } : {}), horizon: cfg.klHorizon });
-    const source = new PpoDataSource({ ...objects, reference, rewardFn }, cfg, kl, padId, stopTokens, log);
+    const source = new PpoDataSource({ ...objects, ptx: ptxSource, sft: sftSource, reference, rewardFn }, cfg, kl, padId, stopTokens, log);
     const stepsPerIteration = Math.ceil(cfg.rolloutBatchSize / cfg.miniBatchSize) * cfg.ppoEpochs * (cfg.ptxMode === "separate" && cfg.ptxCoef > 0 ? 2 : 1);
     const {
       iterations, rolloutBatchSize: _r, miniBatchSize: _m, ppoEpochs: _e, maxNewTokens: _n, temperature: _t, topK: _k, topP: _p, stopTokens: _s, klCoef: _kc, klTarget: _kt, klHorizon: _kh, klEstimator: _ke,

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createModel, Rng, selectBackend, TokenFile, train, type BatGPTModel } from "@batgpt/core";
+import { createModel, Rng, selectBackend, TokenFile, train, WindowLoader, type BatGPTModel } from "@batgpt/core";
 import { trainBpe, type Tokenizer } from "@batgpt/tokenizer";
 import { trainPpo, VALUE_HEAD, type RewardFunction } from "../src/index.js";
 
@@ -91,7 +91,13 @@ describe("trainPpo on a toy reward", () => {
     const policy = base.clone();
     await expect(trainPpo({ policy, reward: share, tokenizer: tok, prompts: ["甲"] }, { iterations: 1, ptxCoef: 1, template: null, workers: 1 })).rejects.toThrow(/ptxCoef > 0 needs ptx data/);
     await expect(trainPpo({ policy, reward: share, tokenizer: tok, prompts: [] }, { iterations: 1, template: null, workers: 1 })).rejects.toThrow(/non-empty array/);
-    await trainPpo({ policy, reward: share, tokenizer: tok, prompts: ["甲"] }, { iterations: 1, rolloutBatchSize: 4, miniBatchSize: 4, ppoEpochs: 1, maxNewTokens: 4, template: null, workers: 1, progress: "none" });
+    await expect(trainPpo({ policy, reward: share, tokenizer: tok, prompts: ["甲", "甲".repeat(20)] }, { iterations: 1, maxNewTokens: 8, template: null, workers: 1 })).rejects.toThrow(/prompts\[1\] is 21 tokens and the direction token, so with maxNewTokens 8 it does not fit the model's max_seq_len 24/);
+    await expect(trainPpo({ policy, reward: share, tokenizer: tok, prompts: ["甲"], ptx: {} as never }, { iterations: 1, template: null, workers: 1 })).rejects.toThrow(/ptx must be a DataSource/);
+    // DeepSpeed-Chat's variant with core's WindowLoader as it is: a ptx step after each PPO step
+    const ptx = new WindowLoader(TokenFile.fromTokens(Uint32Array.from(tok.encode("甲乙丙丁".repeat(20))), tok.vocabSize), { seqLen: 8, batchSize: 2, rng: new Rng(1) });
+    const r = await trainPpo({ policy, reward: share, tokenizer: tok, prompts: ["甲"], ptx }, { iterations: 1, rolloutBatchSize: 4, miniBatchSize: 2, ppoEpochs: 1, maxNewTokens: 4, ptxCoef: 0.5, ptxMode: "separate", template: null, workers: 1, progress: "none" });
+    expect(r.step).toBe(4);
+    expect(r.history.filter((h) => h["loss/ptx"] !== undefined && h["loss/policy"] === undefined)).toHaveLength(2);
     expect(VALUE_HEAD in policy.config.heads).toBe(true);
     policy.dispose();
   }, 60_000);
