@@ -156,6 +156,11 @@ export function rewardModelScorer(rm: RewardModel, options: { batchSize?: number
   return ({ prompts, responses }) => score(rm.model, rm.tokenizer, prompts, responses.map(clean), { template: rm.chatTemplate, normalize: rm.stats, batchSize: options.batchSize ?? 16 });
 }
 
+/** A prompt as the policy samples from it: rendered with the chat template as the user's message, or as it is (`null`). */
+function renderPrompt(p: string, template: string | null): string {
+  return template === null ? p : applyChatTemplate([{ role: "user", content: p }], { template, addGenerationPrompt: true });
+}
+
 /** A `DataSource`, or core's `WindowLoader` (its `nextBatch`) made one. */
 function asSource<B>(x: unknown, name: string): DataSource<B> | undefined {
   if (x === undefined) return undefined;
@@ -250,9 +255,6 @@ class PpoDataSource implements DataSource<PpoBatch> {
     return out;
   }
 
-  private render(p: string): string {
-    return this.cfg.template === null ? p : applyChatTemplate([{ role: "user", content: p }], { template: this.cfg.template, addGenerationPrompt: true });
-  }
 
   async next(ctx: DataContext): Promise<PpoBatch> {
     if (this.position >= this.plan.length) {
@@ -271,7 +273,7 @@ class PpoDataSource implements DataSource<PpoBatch> {
     this.iterationStart = performance.now();
     const raw = this.nextPrompts();
     const cfg = this.cfg;
-    const r = await makeRollout(ctx.replicas, ctx.model, this.o.reference, this.o.rewardFn, raw.map((p) => this.render(p)), raw, this.padId, {
+    const r = await makeRollout(ctx.replicas, ctx.model, this.o.reference, this.o.rewardFn, raw.map((p) => renderPrompt(p, this.cfg.template)), raw, this.padId, {
       maxNewTokens: cfg.maxNewTokens,
       temperature: cfg.temperature,
       topK: cfg.topK,
@@ -421,8 +423,7 @@ export async function trainPpo(objects: PpoObjects, config: PpoConfig): Promise<
   // every prompt must leave room for maxNewTokens: the direction token + prompt + response fit the context
   const maxLen = policy.config.max_seq_len;
   objects.prompts.forEach((p, i) => {
-    const text = cfg.template === null ? p : applyChatTemplate([{ role: "user", content: p }], { template: cfg.template, addGenerationPrompt: true });
-    const n = 1 + tok.encode(text, { allowedSpecial: "all" }).length;
+    const n = 1 + tok.encode(renderPrompt(p, cfg.template), { allowedSpecial: "all" }).length;
     if (n + cfg.maxNewTokens > maxLen) {
       throw new ConfigError(`invalid PPO config: prompts[${i}] is ${n} tokens${cfg.template === null ? "" : " with the chat template"} and the direction token, so with maxNewTokens ${cfg.maxNewTokens} it does not fit the model's max_seq_len ${maxLen}`);
     }
@@ -443,11 +444,9 @@ export async function trainPpo(objects: PpoObjects, config: PpoConfig): Promise<
     const kl = klController({ beta: cfg.klCoef, ...(cfg.klTarget !== undefined ? { target: cfg.klTarget } : {}), horizon: cfg.klHorizon });
     const source = new PpoDataSource({ ...objects, ptx: ptxSource, sft: sftSource, reference, rewardFn }, cfg, kl, padId, stopTokens, log);
     const stepsPerIteration = Math.ceil(cfg.rolloutBatchSize / cfg.miniBatchSize) * cfg.ppoEpochs * (cfg.ptxMode === "separate" && cfg.ptxCoef > 0 ? 2 : 1);
-    const {
-      iterations, rolloutBatchSize: _r, miniBatchSize: _m, ppoEpochs: _e, maxNewTokens: _n, temperature: _t, topK: _k, topP: _p, stopTokens: _s, klCoef: _kc, klTarget: _kt, klHorizon: _kh, klEstimator: _ke,
-      gamma: _g, lam: _l, whitenAdvantages: _wa, whitenRewards: _wr, clipRange, clipRangeValue, vfCoef, entropyCoef, scoreClip: _sc, missingEosPenalty: _mp, ptxCoef, sftCoef, ptxMode: _pm,
-      approxKlStop: _ak, critic: _c, template: _tp, generateBatchSize: _gb, forwardBatchSize: _fb, seed: _seed, ...trainer
-    } = cfg;
+    // the shared trainer's own knobs pass through; PPO's are read from cfg
+    const trainer = Object.fromEntries(Object.entries(cfg).filter(([k]) => k in trainerConfigSchema.shape));
+    const { clipRange, clipRangeValue, vfCoef, entropyCoef, ptxCoef, sftCoef } = cfg;
     const result = await runTrainer(
       {
         model: policy,
@@ -467,7 +466,7 @@ export async function trainPpo(objects: PpoObjects, config: PpoConfig): Promise<
           },
         },
       },
-      { ...trainer, steps: iterations * stepsPerIteration, evalEvery: 0 },
+      { ...trainer, steps: cfg.iterations * stepsPerIteration, evalEvery: 0 },
     );
     return { ...result, iterations: source.records };
   } finally {
