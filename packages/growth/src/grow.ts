@@ -197,9 +197,13 @@ export function growWeights(
       } else if (spec.name === "model.encoder.ln_f.weight") {
         // tied embeddings read the logits through the c-scaled embedding, so ln_f takes 1/c²
         values = remapVector(read(spec.name), ax.residualIn, t.tie_word_embeddings ? 1 / (c * c) : 1 / c, 1);
-      } else if (spec.name === "lm_head.weight" || (spec.kind === "linear" && spec.name.endsWith(".weight"))) {
-        // the LM head and named heads read the final normalised states, whose new dimensions are 0
+      } else if (spec.name === "lm_head.weight") {
+        // the LM head reads the final normalised states, whose new dimensions are 0
         values = map2(spec.name, ax.residualIn, identityAxis(spec.shape[1]!));
+      } else if (spec.kind === "linear" && spec.name.endsWith(".weight")) {
+        // a named head reads the same states; with tied embeddings ln_f scaled them by 1/c, so the head takes c
+        values = map2(spec.name, ax.residualIn, identityAxis(spec.shape[1]!));
+        if (t.tie_word_embeddings) values = values.map((v) => v * c);
       } else if (spec.kind === "bias") {
         values = read(spec.name).slice(); // a named head's bias
       } else {

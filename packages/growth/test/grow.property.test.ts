@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
-import { countParameters, Rng, selectBackend, type BatGPTConfigInput } from "@batgpt/core";
+import { countParameters, Rng, selectBackend, type BatGPTConfigInput, type BatGPTModel } from "@batgpt/core";
 import { growModel, maxLogitDiff, type GrowOptions } from "@batgpt/growth";
 import { randomIds, trainedLikeModel } from "./helpers.js";
 
@@ -57,6 +57,17 @@ const optionsArb: fc.Arbitrary<GrowOptions> = fc.record({
   seed: fc.nat({ max: 1000 }),
 });
 
+/** The largest difference between two models' named-head outputs on `ids`, in both directions. */
+function headDiff(a: BatGPTModel, b: BatGPTModel, head: string, ids: number[][]): number {
+  let worst = 0;
+  for (const direction of ["forward", "backward"] as const) {
+    const input = Int32Array.from(ids.flatMap((row) => [a.startToken(direction), ...row]));
+    const out = (m: BatGPTModel) => m.headOutput(head, m.hidden(input, ids.length, ids[0]!.length + 1, { direction }).hidden);
+    worst = Math.max(worst, tf.tidy(() => tf.max(tf.abs(tf.sub(out(a), out(b)))).dataSync()[0]!));
+  }
+  return worst;
+}
+
 type Kind = "width" | "heads" | "depth" | "combined";
 
 const caseArb = (kind: Kind) =>
@@ -110,6 +121,7 @@ describe("growth preserves the function (fast-check over small configs and targe
             expect(grownCount).toBe(countParameters(plan.target));
             for (const [k, v] of Object.entries(target)) expect(model.config[k as keyof typeof model.config]).toEqual(v);
             expect(model.config.heads).toEqual(source.config.heads);
+            if (source.config.heads.score) expect(headDiff(source, model, "score", ids)).toBeLessThan(1e-4);
           } finally {
             model.dispose();
             source.dispose();
