@@ -2,7 +2,7 @@ import fc from "fast-check";
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { countParameters, Rng, selectBackend, type BatGPTConfigInput, type BatGPTModel } from "@batgpt/core";
-import { growModel, maxLogitDiff, type GrowOptions } from "@batgpt/growth";
+import { growModel, maxLogitDiff, type GrowOptions } from "../src/index.js";
 import { randomIds, trainedLikeModel } from "./helpers.js";
 
 beforeAll(async () => {

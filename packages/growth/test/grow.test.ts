@@ -5,7 +5,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, createModel, loadCheckpoint, Rng, saveCheckpoint, selectBackend, type BatGPTModel } from "@batgpt/core";
 import { trainBpe, type Tokenizer } from "@batgpt/tokenizer";
-import { grow, growModel, GrowthError, maxLogitDiff, planGrowth, targetConfig } from "@batgpt/growth";
+import { grow, growModel, GrowthError, maxLogitDiff, planGrowth, targetConfig } from "../src/index.js";
 import { randomIds, trainedLikeModel } from "./helpers.js";
 
 let source: BatGPTModel;

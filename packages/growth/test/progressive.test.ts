@@ -4,7 +4,7 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, createModel, flopsPerToken, Rng, selectBackend, TokenFile, type BatGPTModel } from "@batgpt/core";
-import { flopsAtStep, progressiveStages, trainingFlopsPerStep, trainProgressive, type ProgressiveConfig } from "@batgpt/growth";
+import { flopsAtStep, progressiveStages, trainingFlopsPerStep, trainProgressive, type ProgressiveConfig } from "../src/index.js";
 
 const dirs: string[] = [];
 const tempDir = () => {
