@@ -22,7 +22,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { countParameters, createModel, loadCheckpoint, resolveWorkers, selectBackend, TokenFile, tokenizeToFile, train, type BatGPTConfigInput, type EvalRecord } from "@batgpt/core";
 import { readDocuments } from "@batgpt/datasets";
-import { growModel, maxLogitDiff, trainingFlopsPerStep, trainProgressive } from "@batgpt/growth";
+import { growModel, maxLogitDiff, targetConfig, trainingFlopsPerStep, trainProgressive } from "@batgpt/growth";
 import * as vega from "vega";
 import * as vegaLite from "vega-lite";
 import { tokenizer } from "./01-tokenizer.js";
@@ -93,8 +93,8 @@ export async function growth(options: { steps?: number; dir?: string; workers?: 
   const evalEvery = Math.max(1, Math.floor(steps / 12));
   const growAt = Math.floor(steps / 2);
   const smallModel = createModel(small, { tokenizer: tok, seed: 1 });
-  const targetConfig = { ...smallModel.config, ...target };
-  console.log(`small ${(countParameters(smallModel.config) / 1e6).toFixed(2)}M parameters → target ${(countParameters(createModel(targetConfig, { seed: 0 }).config) / 1e6).toFixed(2)}M; backend ${backend.name}, ${replicas} replica(s)`);
+  const grownConfig = targetConfig(smallModel.config, target);
+  console.log(`small ${(countParameters(smallModel.config) / 1e6).toFixed(2)}M parameters → target ${(countParameters(grownConfig) / 1e6).toFixed(2)}M; backend ${backend.name}, ${replicas} replica(s)`);
 
   // ## 3. Grown run: small for `growAt` steps, grown once (width ×2 and depth ×2), then the rest
   // trainProgressive runs core's trainer per stage on one cosine schedule; the growth resets AdamW.
@@ -119,7 +119,7 @@ export async function growth(options: { steps?: number; dir?: string; workers?: 
   const grownFlops = stages.reduce((f, s) => f + (s.endStep - s.startStep) * s.flopsPerStep, 0);
   const perStep = trainingFlopsPerStep(stages.at(-1)!.config, { batchSize: knobs.batchSize, seqLen: knobs.seqLen, directions: 2 });
   const scratchSteps = Math.round(grownFlops / perStep);
-  const scratchModel = createModel(targetConfig, { tokenizer: tok, seed: 1 });
+  const scratchModel = createModel(grownConfig, { tokenizer: tok, seed: 1 });
   const scratchRun = await train(
     { model: scratchModel, tokenizer: tok, data: trainFile, validation: valFile },
     { ...knobs, steps: scratchSteps, evalEvery: Math.max(1, Math.round(scratchSteps / 12)), metricsPath: join(dir, "scratch.jsonl"), checkpointDir: join(dir, "scratch") },
