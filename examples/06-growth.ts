@@ -25,7 +25,7 @@ import { readDocuments } from "@batgpt/datasets";
 import { growModel, maxLogitDiff, targetConfig, trainingFlopsPerStep, trainProgressive } from "@batgpt/growth";
 import * as vega from "vega";
 import * as vegaLite from "vega-lite";
-import { tokenizer } from "./01-tokenizer.js";
+import { tokenizer, type TokenizerOutput } from "./01-tokenizer.js";
 import { VERSE_TOKENIZER } from "./02-pretrain.js";
 import { isMain, round, runDir, startRun, writeManifest } from "./lib/runs.js";
 
@@ -66,14 +66,14 @@ interface CurvePoint {
 const meanLoss = (e: EvalRecord) => (e["eval/loss_forward"]! + e["eval/loss_backward"]!) / 2;
 
 /** Train small → grow → train, and the target from scratch at equal FLOPs; compare. */
-export async function growth(options: { steps?: number; dir?: string; workers?: number | "auto" } = {}): Promise<GrowthHeadline> {
+export async function growth(options: { steps?: number; dir?: string; workers?: number | "auto"; tokenizer?: TokenizerOutput } = {}): Promise<GrowthHeadline> {
   const { dir = runDir(NAME), workers = "auto" } = options;
   const steps = options.steps ?? 600;
   // ## 1. Backend, tokenizer and token files
   // The same verse data as example 02 (five-character quatrains), at 64-token windows.
   const backend = await selectBackend();
   const replicas = resolveWorkers(workers);
-  const { tok, corpus } = await tokenizer({ ...VERSE_TOKENIZER, dir: runDir("01-tokenizer-verse"), reuse: true });
+  const { tok, corpus } = options.tokenizer ?? (await tokenizer({ ...VERSE_TOKENIZER, dir: runDir("01-tokenizer-verse"), reuse: true }));
   startRun(dir, ["scratch.jsonl", "curves.json", "loss-vs-flops.svg"]);
   for (const d of ["grown", "scratch"]) rmSync(join(dir, d), { recursive: true, force: true });
   async function* poems(path: string) {

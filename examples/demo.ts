@@ -5,7 +5,8 @@
  *
  * Stages so far: 1. tokenizer (01), 2. bidirectional pretraining (02) on regular verse, on
  * every core, 3. instruction tuning (03), 4. preference pairs, an AI judge and the reward model
- * (04), 5. PPO-ptx against that reward model, and plain PPO to compare (05). (Evaluation joins
+ * (04), 5. PPO-ptx against that reward model, and plain PPO to compare (05), 6. parameter growth:
+ * a small model grown into a bigger one, against the bigger one from scratch at equal FLOPs (06). (Evaluation joins
  * when its example lands: one more call here.)
  */
 import { resolveWorkers } from "@batgpt/core";
@@ -14,6 +15,7 @@ import { pretrain, VERSE_TOKENIZER } from "./02-pretrain.js";
 import { sft } from "./03-sft.js";
 import { reward } from "./04-reward.js";
 import { ppo } from "./05-ppo.js";
+import { growth } from "./06-growth.js";
 import { runDir, RUNS_DIR } from "./lib/runs.js";
 
 resolveWorkers(); // a bad BATGPT_WORKERS fails now, not after the first stage
@@ -22,7 +24,7 @@ console.log("BatGPT.js demo — the recipe on a laptop\n");
 
 // Stage 1: a byte-level BPE tokenizer of 2048 ids on the regular-verse subset (Tang and Song
 // quatrains and regulated verse, each with its title and form, 41 MB), as example 02 uses.
-console.log("[1/5] tokenizer: byte-level BPE, 2048 ids, on regular verse (example 01)");
+console.log("[1/6] tokenizer: byte-level BPE, 2048 ids, on regular verse (example 01)");
 const tok = await tokenizer({ ...VERSE_TOKENIZER, dir: runDir("01-tokenizer", demoDir) });
 
 // Stage 2: bidirectional pretraining on its five-character quatrains (五言绝句) with example 02's
@@ -31,7 +33,7 @@ const tok = await tokenizer({ ...VERSE_TOKENIZER, dir: runDir("01-tokenizer", de
 // learn the form sooner; the model keeps its 256 positions for stage 3). The form rate: of 50 poems written
 // from held-out titles as 五言绝句, the share with four lines of five Han characters, ，and 。 in
 // place, and nothing after.
-console.log("\n[2/5] pretraining: one model reads forward (<|l2r|>) and backward (<|r2l|>) (example 02)");
+console.log("\n[2/6] pretraining: one model reads forward (<|l2r|>) and backward (<|r2l|>) (example 02)");
 const steps = Number(process.env.BATGPT_DEMO_STEPS ?? 400);
 const pre = await pretrain({
   tokenizer: tok,
@@ -49,7 +51,7 @@ console.log(`\npretraining: form rate ${pre.headline.formRate} after ${steps} st
 // continue a poem, the line before a line (backward), quatrains on titles, multi-turn follow-ups,
 // in the BatGPT chat format, packed, the loss on the answers; measured before and after on
 // held-out prompts.
-console.log("\n[3/5] instruction tuning: chat-formatted verse tasks, the loss on the answer (example 03)");
+console.log("\n[3/6] instruction tuning: chat-formatted verse tasks, the loss on the answer (example 03)");
 const tuned = await sft({
   pretrained: pre,
   steps: Number(process.env.BATGPT_DEMO_SFT_STEPS ?? 300),
@@ -63,7 +65,7 @@ console.log(`\ninstruction tuning: answer loss ${t.answerLossBefore} → ${t.ans
 // Stage 4: preference pairs on the verse task (constructed ones with known labels, and pairs of
 // sampled answers judged by the SFT model in both orders), and the reward model: the SFT trunk and
 // a `score` head, measured on constructed pairs from held-out poems.
-console.log("\n[4/5] preferences and the reward model: constructed pairs, an AI judge, a scalar head (example 04)");
+console.log("\n[4/6] preferences and the reward model: constructed pairs, an AI judge, a scalar head (example 04)");
 const rm = await reward({
   tuned,
   steps: Number(process.env.BATGPT_DEMO_RM_STEPS ?? 200),
@@ -79,7 +81,7 @@ reward model: held-out accuracy ${h.heldOutAccuracyBefore} → ${h.heldOutAccura
 // Stage 5: PPO-ptx: the SFT policy against that reward model, with a KL penalty to the SFT policy
 // and the pretraining loss mixed in, then the same run without the pretraining loss; the form
 // rate (measured by code) shows whether a higher reward is a better poem.
-console.log("\n[5/5] PPO-ptx: the SFT policy against the reward model, with and without the pretraining loss (example 05)");
+console.log("\n[5/6] PPO-ptx: the SFT policy against the reward model, with and without the pretraining loss (example 05)");
 const rl = await ppo({
   pretrained: pre,
   tuned,
@@ -93,6 +95,16 @@ const p = rl.headline;
 console.log(
   `\nPPO-ptx: reward ${p.rewardStart} → ${p.rewardEnd} (KL ${p.klEnd} nats), form rate ${p.formRateBefore} → ${p.formRateAfter}, pretraining-corpus loss ${p.ptxLossBefore} → ${p.ptxLossWith}; ` +
     `without ptx: reward → ${p.rewardEndWithout}, form rate → ${p.formRateAfterWithout}, corpus loss → ${p.ptxLossWithout} (${p.trainSeconds} s)`,
+);
+
+// Stage 6: parameter growth. A small model (hidden 64, 2 layers) trains half the steps, grows into
+// twice the width and depth computing the same function, and trains on; the bigger model from
+// scratch gets the same training FLOPs. Example 06 runs 10x the steps.
+console.log("\n[6/6] growth: a small model grown (width and depth x2, function kept) against the target from scratch at equal FLOPs (example 06)");
+const g = await growth({ tokenizer: tok, steps: Number(process.env.BATGPT_DEMO_GROWTH_STEPS ?? 60), dir: runDir("06-growth", demoDir) });
+console.log(
+  `\ngrowth: logits kept within ${g.maxLogitDiff}; val loss grown ${g.grownFinalLoss} vs scratch ${g.scratchFinalLoss} at equal FLOPs; ` +
+    (g.savingPercent === null ? "the grown run did not reach scratch's final loss" : `${g.savingPercent}% of the FLOPs saved`) + ` (${g.trainSeconds} s)`,
 );
 
 console.log(
@@ -124,6 +136,9 @@ console.log(
     ppoFormRateBefore: p.formRateBefore,
     ppoFormRateAfter: p.formRateAfter,
     ppoSeconds: p.trainSeconds,
+    growthMaxLogitDiff: g.maxLogitDiff,
+    growthSavingPercent: g.savingPercent,
+    growthSeconds: g.trainSeconds,
     workers: pre.headline.workers,
     backend: pre.headline.backend,
   }),
