@@ -103,7 +103,7 @@ console.log(
 console.log("\n[6/6] growth: a small model grown (width and depth x2, function kept) against the target from scratch at equal FLOPs (example 06)");
 const g = await growth({ tokenizer: tok, steps: Number(process.env.BATGPT_DEMO_GROWTH_STEPS ?? 60), dir: runDir("06-growth", demoDir) });
 console.log(
-  `\ngrowth: logits kept within ${g.maxLogitDiff}; val loss grown ${g.grownFinalLoss} vs scratch ${g.scratchFinalLoss} at equal FLOPs; ` +
+  `\ngrowth: logits kept within ${g.maxLogitDiff.toExponential(1)}; val loss grown ${g.grownFinalLoss} vs scratch ${g.scratchFinalLoss} at equal FLOPs; ` +
     (g.savingPercent === null ? "the grown run did not reach scratch's final loss" : `${g.savingPercent}% of the FLOPs saved`) + ` (${g.trainSeconds} s)`,
 );
 
