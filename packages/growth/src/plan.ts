@@ -164,7 +164,11 @@ export function planGrowth(source: BatGPTConfig, target: BatGPTConfigInput | Bat
     ["num_heads_per_kv", s.num_heads_per_kv, t.num_heads_per_kv],
     ["head dimension (hidden_size / n_head)", sd.headDim, td.headDim],
   ];
-  for (const [name, a, b] of larger) if (b < a) throw new GrowthError(`grow: ${name} ${b} is smaller than the source's ${a}; growth only adds units`);
+  for (const [name, a, b] of larger) {
+    if (b >= a) continue;
+    const hint = name.startsWith("head dimension") ? ` (hidden_size ${t.hidden_size} / n_head ${t.n_head}); give hidden_size with n_head, e.g. hidden_size ${t.n_head * sd.headDim} keeps the head dimension` : "";
+    throw new GrowthError(`grow: ${name} ${b} is smaller than the source's ${a}${hint}; growth only adds units`);
+  }
   if (td.rotDim !== sd.rotDim) {
     throw new GrowthError(
       `grow: the target rotates ${td.rotDim} dimensions of each head, the source ${sd.rotDim}; the rotary frequencies depend on that number, so it must stay (rotary_fraction ${sd.rotDim}/${td.headDim} keeps it, or leave rotary_fraction out)`,

@@ -112,6 +112,7 @@ describe("bad targets and options are refused with the field named", () => {
   const cases: [string, Parameters<typeof planGrowth>[1], Parameters<typeof planGrowth>[2], RegExp, typeof GrowthError | typeof ConfigError][] = [
     ["a smaller MLP", { ffn_hidden_size: 10 }, {}, /ffn_hidden_size 10 is smaller than the source's 20/, GrowthError],
     ["fewer layers", { n_layer: 1 }, {}, /n_layer 1 is smaller/, GrowthError],
+    ["more heads without a wider stream", { n_head: 8, num_heads_per_kv: 4 }, {}, /head dimension \(hidden_size \/ n_head\) 2 is smaller than the source's 4 \(hidden_size 16 \/ n_head 8\); give hidden_size with n_head, e.g. hidden_size 32/, GrowthError],
     ["a new vocabulary", { vocab_size: 30 }, {}, /vocab_size must stay 24/, GrowthError],
     ["a changed epsilon", { layer_norm_epsilon: 1e-3 }, {}, /layer_norm_epsilon must stay/, GrowthError],
     ["tying changed", { tie_word_embeddings: true }, {}, /tie_word_embeddings must stay false/, GrowthError],
