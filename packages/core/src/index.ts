@@ -40,3 +40,5 @@ export type { ReadCheckpointOptions } from "./checkpoint.js";
 export { SafetensorsError, MAX_TENSOR_ELEMENTS } from "./safetensors.js";
 export { ReplicaPool, resolveWorkers, activeReplicaWorkers, workersSchema, replicaPoolOptionsSchema, WORKERS_ENV } from "./replicas.js";
 export type { ReplicaSpec, ReplicaPoolOptions, ReplicaGenerateOptions, ReplicaTraining, Shard, ShardResult } from "./replicas.js";
+export { packSequences, PAD_SEGMENT } from "./packing.js";
+export type { PackedSequences, Placement } from "./packing.js";

@@ -9,6 +9,7 @@ import { directionalInput, packedPositions } from "../src/bidirectional.js";
 import { splitTokenBatch, type TokenBatch } from "../src/data.js";
 import { createModel } from "../src/model.js";
 import { applyRotary, causalAttentionWith, packedCausalBias, rotaryTables } from "../src/ops/index.js";
+import { packSequences, PAD_SEGMENT } from "../src/packing.js";
 import { Rng } from "../src/rng.js";
 
 describe("packed inputs", () => {
@@ -57,6 +58,25 @@ describe("packed inputs", () => {
     });
   });
 
+  it("packSequences lays sequences end to end, next-fit, with per-row segment ids and padded row ends", () => {
+    const { batch, placements } = packSequences([[1, 2, 3], [4, 5], [6, 7, 8, 9], [10]], 5, 99);
+    expect(batch.batch).toBe(2);
+    expect(Array.from(batch.ids)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(Array.from(batch.segmentIds)).toEqual([0, 0, 0, 1, 1, 0, 0, 0, 0, 1]);
+    expect(placements).toEqual([
+      { row: 0, start: 0, length: 3 },
+      { row: 0, start: 3, length: 2 },
+      { row: 1, start: 0, length: 4 },
+      { row: 1, start: 4, length: 1 },
+    ]);
+    const padded = packSequences([[1, 2], [3, 4]], 3, 99).batch;
+    expect(Array.from(padded.ids)).toEqual([1, 2, 99, 3, 4, 99]);
+    expect(Array.from(padded.segmentIds)).toEqual([0, 0, PAD_SEGMENT, 0, 0, PAD_SEGMENT]);
+    expect(() => packSequences([[1, 2, 3, 4]], 3)).toThrow(/sequence 0 has 4 tokens, more than a row of 3/);
+    expect(() => packSequences([[1], []], 3)).toThrow(/sequence 1 is empty/);
+    expect(() => packSequences([], 3)).toThrow(/no sequences/);
+  });
+
   it("splitTokenBatch carries the segment ids of each shard's rows", () => {
     const batch: TokenBatch = { ids: Int32Array.from([1, 2, 3, 4, 5, 6]), batch: 3, seqLen: 2, segmentIds: Int32Array.from([0, 1, 0, 0, 0, 1]) };
     const parts = splitTokenBatch(batch, 2);
@@ -66,30 +86,6 @@ describe("packed inputs", () => {
 });
 
 const tiny = { hidden_size: 16, n_layer: 2, n_head: 4, num_heads_per_kv: 2, ffn_hidden_size: 24, max_seq_len: 32 };
-
-/** Samples of these lengths packed into rows of `T`, in order, next-fit; the rest of a row is one more sample. */
-function pack(samples: number[][], T: number, fill: number): TokenBatch {
-  const rows: { ids: number[]; seg: number[] }[] = [];
-  let row = { ids: [] as number[], seg: [] as number[] };
-  let seg = 0;
-  for (const s of samples) {
-    if (row.ids.length + s.length > T) {
-      rows.push(row);
-      row = { ids: [], seg: [] };
-    }
-    row.ids.push(...s);
-    row.seg.push(...s.map(() => seg));
-    seg++;
-  }
-  rows.push(row);
-  for (const r of rows) {
-    while (r.ids.length < T) {
-      r.ids.push(fill);
-      r.seg.push(-1);
-    }
-  }
-  return { ids: Int32Array.from(rows.flatMap((r) => r.ids)), batch: rows.length, seqLen: T, segmentIds: Int32Array.from(rows.flatMap((r) => r.seg)) };
-}
 
 describe.each([
   ["wasm", "token"],
@@ -104,8 +100,9 @@ describe.each([
     const lengths = [5, 9, 3, 7, 11, 2, 6];
     const samples = lengths.map((n) => Array.from({ length: n }, () => rng.int(tok.vocabSize)));
     // T = 16: groups of g·T = 32 ≥ 16 query rows, so wasm takes the "pieces" attention
-    const packed = pack(samples, 16, 0);
+    const { batch: packed, placements } = packSequences(samples, 16, 0);
     expect(packed.batch).toBe(4);
+    expect(placements.map((p) => [p.row, p.start])).toEqual([[0, 0], [0, 5], [1, 0], [1, 3], [2, 0], [2, 11], [3, 0]]);
     const names = ["model.encoder.layers.0.self_attention.key_proj.weight", "model.word_embeddings.weight"];
     const vars = names.map((n) => model.params.get(n)!);
     const gradOf = (f: () => tf.Scalar) =>
@@ -120,17 +117,11 @@ describe.each([
       const lp = tf.tidy(() => model.tokenLogProbs(packed, direction).dataSync());
       const gp = gradOf(() => tf.sum(tf.mul(model.tokenLogProbs(packed, direction), tf.tensor2d(mask, [packed.batch, 16]))));
       expect(tf.memory().numTensors).toBe(before);
-      let at = 0;
-      let row = 0;
-      for (const s of samples) {
-        if (at + s.length > 16) {
-          row++;
-          at = 0;
-        }
+      samples.forEach((s, i) => {
+        const { row, start } = placements[i]!;
         const alone = tf.tidy(() => model.tokenLogProbs({ ids: Int32Array.from(s), batch: 1, seqLen: s.length }, direction).dataSync());
-        for (let j = 0; j < s.length; j++) expect(Math.abs(lp[row * 16 + at + j]! - alone[j]!)).toBeLessThan(1e-5);
-        at += s.length;
-      }
+        for (let j = 0; j < s.length; j++) expect(Math.abs(lp[row * 16 + start + j]! - alone[j]!)).toBeLessThan(1e-5);
+      });
       // the gradient of the packed sum is the sum of the samples' gradients
       const ga = gradOf(() => tf.addN(samples.map((s) => tf.sum(model.tokenLogProbs({ ids: Int32Array.from(s), batch: 1, seqLen: s.length }, direction)))) as tf.Scalar);
       for (let k = 0; k < names.length; k++) {
