@@ -19,8 +19,10 @@
  *   that is not a gain in form (reward hacking) shows.
  *
  * Run: `npm run example:05` (reuses examples 02–04, or trains them first). Writes
- * `runs/05-ppo/`; the last line of output is JSON with the headline numbers.
+ * `runs/05-ppo/` (the PPO-ptx policy in `checkpoint/`, which example 07 evaluates); the last line
+ * of output is JSON with the headline numbers.
  */
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { evaluate, loadCheckpoint, ReplicaPool, resolveWorkers, Rng, selectBackend, TokenFile, WindowLoader, type BatGPTModel, type TokenBatch } from "@batgpt/core";
@@ -119,6 +121,8 @@ export async function ppo(options: PpoExampleOptions = {}): Promise<{ headline: 
   const tuned = options.tuned ?? (await sft({ pretrained, dir: runDir("03-sft"), reuse: true }));
   const rewarded = options.rewarded ?? (await reward({ tuned, dir: runDir("04-reward"), reuse: true }));
   startRun(dir, ["metrics-ptx.jsonl", "metrics-plain.jsonl"]);
+  // the PPO-ptx policy is saved in checkpoint/ (example 07 evaluates it); an earlier one goes first
+  rmSync(join(dir, "checkpoint"), { recursive: true, force: true });
   const iterations = options.iterations ?? 24;
   const rolloutBatchSize = options.rolloutBatchSize ?? 32;
 
@@ -177,6 +181,7 @@ export async function ppo(options: PpoExampleOptions = {}): Promise<{ headline: 
         workers,
         progress: "none",
         metricsPath: join(dir, `metrics-${tag}.jsonl`),
+        ...(tag === "ptx" ? { checkpointDir: join(dir, "checkpoint") } : {}),
       },
     );
     const seconds = (performance.now() - t0) / 1000;
@@ -211,7 +216,7 @@ export async function ppo(options: PpoExampleOptions = {}): Promise<{ headline: 
     workers: withPtx.r.workers,
     backend: backend.name,
   };
-  await writeManifest(dir, { example: NAME, config: { iterations, rolloutBatchSize, ptxCoef: options.ptxCoef ?? 0.2 }, headline, files: { metrics: "metrics-ptx.jsonl", plain: "metrics-plain.jsonl" }, finishedAt: new Date().toISOString() });
+  await writeManifest(dir, { example: NAME, config: { iterations, rolloutBatchSize, ptxCoef: options.ptxCoef ?? 0.2 }, headline, files: { checkpoint: "checkpoint", metrics: "metrics-ptx.jsonl", plain: "metrics-plain.jsonl" }, finishedAt: new Date().toISOString() });
   return { headline, dir };
 }
 

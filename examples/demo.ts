@@ -6,9 +6,11 @@
  * Stages so far: 1. tokenizer (01), 2. bidirectional pretraining (02) on regular verse, on
  * every core, 3. instruction tuning (03), 4. preference pairs, an AI judge and the reward model
  * (04), 5. PPO-ptx against that reward model, and plain PPO to compare (05), 6. parameter growth:
- * a small model grown into a bigger one, against the bigger one from scratch at equal FLOPs (06). (Evaluation joins
- * when its example lands: one more call here.)
+ * a small model grown into a bigger one, against the bigger one from scratch at equal FLOPs (06),
+ * 7. evaluation: perplexity both ways and a verse exam in the C-Eval layout, prompted and scored
+ * as C-Eval is, for the pretrained, SFT and PPO models (07).
  */
+import { join } from "node:path";
 import { resolveWorkers } from "@batgpt/core";
 import { tokenizer } from "./01-tokenizer.js";
 import { pretrain, VERSE_TOKENIZER } from "./02-pretrain.js";
@@ -16,6 +18,7 @@ import { sft } from "./03-sft.js";
 import { reward } from "./04-reward.js";
 import { ppo } from "./05-ppo.js";
 import { growth } from "./06-growth.js";
+import { evaluateModels } from "./07-eval.js";
 import { runDir, RUNS_DIR } from "./lib/runs.js";
 
 resolveWorkers(); // a bad BATGPT_WORKERS fails now, not after the first stage
@@ -24,7 +27,7 @@ console.log("BatGPT.js demo — the recipe on a laptop\n");
 
 // Stage 1: a byte-level BPE tokenizer of 2048 ids on the regular-verse subset (Tang and Song
 // quatrains and regulated verse, each with its title and form, 41 MB), as example 02 uses.
-console.log("[1/6] tokenizer: byte-level BPE, 2048 ids, on regular verse (example 01)");
+console.log("[1/7] tokenizer: byte-level BPE, 2048 ids, on regular verse (example 01)");
 const tok = await tokenizer({ ...VERSE_TOKENIZER, dir: runDir("01-tokenizer", demoDir) });
 
 // Stage 2: bidirectional pretraining on its five-character quatrains (五言绝句) with example 02's
@@ -33,7 +36,7 @@ const tok = await tokenizer({ ...VERSE_TOKENIZER, dir: runDir("01-tokenizer", de
 // learn the form sooner; the model keeps its 256 positions for stage 3). The form rate: of 50 poems written
 // from held-out titles as 五言绝句, the share with four lines of five Han characters, ，and 。 in
 // place, and nothing after.
-console.log("\n[2/6] pretraining: one model reads forward (<|l2r|>) and backward (<|r2l|>) (example 02)");
+console.log("\n[2/7] pretraining: one model reads forward (<|l2r|>) and backward (<|r2l|>) (example 02)");
 const steps = Number(process.env.BATGPT_DEMO_STEPS ?? 400);
 const pre = await pretrain({
   tokenizer: tok,
@@ -51,7 +54,7 @@ console.log(`\npretraining: form rate ${pre.headline.formRate} after ${steps} st
 // continue a poem, the line before a line (backward), quatrains on titles, multi-turn follow-ups,
 // in the BatGPT chat format, packed, the loss on the answers; measured before and after on
 // held-out prompts.
-console.log("\n[3/6] instruction tuning: chat-formatted verse tasks, the loss on the answer (example 03)");
+console.log("\n[3/7] instruction tuning: chat-formatted verse tasks, the loss on the answer (example 03)");
 const tuned = await sft({
   pretrained: pre,
   steps: Number(process.env.BATGPT_DEMO_SFT_STEPS ?? 300),
@@ -65,7 +68,7 @@ console.log(`\ninstruction tuning: answer loss ${t.answerLossBefore} → ${t.ans
 // Stage 4: preference pairs on the verse task (constructed ones with known labels, and pairs of
 // sampled answers judged by the SFT model in both orders), and the reward model: the SFT trunk and
 // a `score` head, measured on constructed pairs from held-out poems.
-console.log("\n[4/6] preferences and the reward model: constructed pairs, an AI judge, a scalar head (example 04)");
+console.log("\n[4/7] preferences and the reward model: constructed pairs, an AI judge, a scalar head (example 04)");
 const rm = await reward({
   tuned,
   steps: Number(process.env.BATGPT_DEMO_RM_STEPS ?? 200),
@@ -81,7 +84,7 @@ reward model: held-out accuracy ${h.heldOutAccuracyBefore} → ${h.heldOutAccura
 // Stage 5: PPO-ptx: the SFT policy against that reward model, with a KL penalty to the SFT policy
 // and the pretraining loss mixed in, then the same run without the pretraining loss; the form
 // rate (measured by code) shows whether a higher reward is a better poem.
-console.log("\n[5/6] PPO-ptx: the SFT policy against the reward model, with and without the pretraining loss (example 05)");
+console.log("\n[5/7] PPO-ptx: the SFT policy against the reward model, with and without the pretraining loss (example 05)");
 const rl = await ppo({
   pretrained: pre,
   tuned,
@@ -100,11 +103,23 @@ console.log(
 // Stage 6: parameter growth. A small model (hidden 64, 2 layers) trains half the steps, grows into
 // twice the width and depth computing the same function, and trains on; the bigger model from
 // scratch gets the same training FLOPs. Example 06 runs 10x the steps.
-console.log("\n[6/6] growth: a small model grown (width and depth x2, function kept) against the target from scratch at equal FLOPs (example 06)");
+console.log("\n[6/7] growth: a small model grown (width and depth x2, function kept) against the target from scratch at equal FLOPs (example 06)");
 const g = await growth({ tokenizer: tok, steps: Number(process.env.BATGPT_DEMO_GROWTH_STEPS ?? 60), dir: runDir("06-growth", demoDir) });
 console.log(
   `\ngrowth: logits kept within ${g.maxLogitDiff.toExponential(1)}; val loss grown ${g.grownFinalLoss} vs scratch ${g.scratchFinalLoss} at equal FLOPs; ` +
     (g.savingPercent === null ? "the grown run did not reach scratch's final loss" : `${g.savingPercent}% of the FLOPs saved`) + ` (${g.trainSeconds} s)`,
+);
+
+// Stage 7: evaluation (example 07). The three models of stages 2, 3 and 5 on held-out verse:
+// perplexity read forward and backward, and an exam in the C-Eval layout (which line follows /
+// precedes a given line, four choices) with C-Eval's own prompt, 0- and 5-shot, scored by the
+// answer letter and by each choice's log-likelihood. Example 07 asks 5x the questions.
+console.log("\n[7/7] evaluation: perplexity both ways and a verse exam in the C-Eval layout, for the pretrained, SFT and PPO models (example 07)");
+const e = await evaluateModels({ pretrained: pre, sftCheckpoint: tuned.paths.checkpoint, ppoCheckpoint: join(rl.dir, "checkpoint"), questions: 40, perplexityTokens: 4096, dir: runDir("07-eval", demoDir) });
+const choiceAcc = Object.fromEntries(Object.entries(e.models).map(([name, m]) => [name, m.choice0]));
+console.log(
+  `\nevaluation: pretrained perplexity forward ${e.models.pretrained!.perplexityForward}, backward ${e.models.pretrained!.perplexityBackward}; ` +
+    `exam accuracy by choice log-likelihood, 0-shot: ${Object.entries(choiceAcc).map(([n, a]) => `${n} ${(100 * a).toFixed(1)}%`).join(", ")} (chance 25%) (${e.evalSeconds} s)`,
 );
 
 console.log(
@@ -138,6 +153,9 @@ console.log(
     ppoSeconds: p.trainSeconds,
     growthMaxLogitDiff: g.maxLogitDiff,
     growthSavingPercent: g.savingPercent,
+    evalPerplexityForward: e.models.pretrained!.perplexityForward,
+    evalPerplexityBackward: e.models.pretrained!.perplexityBackward,
+    evalChoiceAcc: choiceAcc,
     growthSeconds: g.trainSeconds,
     workers: pre.headline.workers,
     backend: pre.headline.backend,
