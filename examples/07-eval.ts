@@ -10,8 +10,9 @@
  *    `runs/07-eval/exam/{dev,val}/{subject}_{split}.csv`: `next_line` (which line follows a given
  *    line of a held-out quatrain) and `previous_line` (which precedes it), each with three
  *    distractors, lines of the same length from other held-out poems, at the same place in their
- *    poem. It is prompted with C-Eval's official prompt (`以下是中国关于{subject}考试的单项选择题…`
- *    … `答案：`), 0-shot and 5-shot (shots from the dev split, written from training poems), and
+ *    poem; and `line_order` (which of four orderings of a held-out line's characters is the poet's).
+ *    It is prompted with C-Eval's official prompt (`以下是中国关于{subject}考试的单项选择题…`
+ *    … `答案：`), 0-shot and 3-shot (shots from the dev split, written from training poems), and
  *    scored both ways: the answer letter's next-token probability (C-Eval's answer-only method)
  *    and each choice's log-likelihood (lm-evaluation-harness's acc / acc_norm). Chance is 25%.
  *
@@ -20,7 +21,7 @@
  * prompt; the pretrained model knows verse, not how to answer with a letter.
  *
  * Run: `npm run example:07` (a few minutes on 2 cores once the models exist). `--questions N`
- * sets the questions per subject (default 200), `--print-prompt` prints one 5-shot prompt. Writes
+ * sets the questions per subject (default 200), `--print-prompt` prints one 3-shot prompt. Writes
  * `runs/07-eval/`: the exam, `report-<model>-<k>shot.json` and `.md` for each model and shot
  * count, `perplexity.json`; the last line of output is JSON with the headline numbers.
  */
@@ -39,9 +40,11 @@ const FORM = "五言绝句";
 const SUBJECTS = {
   next_line: { name: "古诗下句", ask: (line: string) => `“${line}”的下一句是？`, offset: 1 },
   previous_line: { name: "古诗上句", ask: (line: string) => `“${line}”的上一句是？`, offset: -1 },
+  line_order: { name: "诗句语序", ask: () => "下列哪一句是原诗中的句子？", offset: 0 },
 } as const;
 type SubjectKey = keyof typeof SUBJECTS;
-const SHOTS = [0, 5] as const;
+/** 0- and 3-shot: five shots (both benchmarks' default) do not fit 256 tokens here, and CMMLU's rule drops shots of equal length together. */
+const SHOTS = [0, 3] as const;
 
 /** Per model: perplexities and accuracies (fractions), the keys of the JSON line. */
 export interface ModelHeadline {
@@ -49,15 +52,17 @@ export interface ModelHeadline {
   perplexityBackward: number;
   bitsPerByteForward: number;
   bitsPerByteBackward: number;
-  /** Average over the two subjects, per shot count: answer-only acc, choice log-likelihood acc and acc_norm. */
+  /** Average over the subjects, per shot count: answer-only acc, choice log-likelihood acc and acc_norm. */
   answerOnly0: number;
   choice0: number;
   choiceNorm0: number;
-  answerOnly5: number;
-  choice5: number;
-  choiceNorm5: number;
-  /** Shots dropped to fit 5-shot prompts into the context, of 5 per question. */
-  shotsDropped5: number;
+  answerOnly3: number;
+  choice3: number;
+  choiceNorm3: number;
+  /** line_order alone, 0-shot, by choice log-likelihood: does the model know verse word order? */
+  lineOrderChoice0: number;
+  /** Shots dropped to fit 3-shot prompts into the context, of 3 per question. */
+  shotsDropped3: number;
 }
 
 export interface EvalHeadline {
@@ -74,7 +79,8 @@ const csvField = (s: string) => `"${s.replace(/"/g, '""')}"`;
 
 /**
  * `n` questions of `subject` from `poems`: a line, the line after (or before) it as the answer,
- * three distractors from other poems at that same place, the answer at a random letter.
+ * three distractors from other poems at that same place; or (`line_order`) a line and three
+ * reorderings of its characters. The answer at a random letter.
  */
 function questions(subject: SubjectKey, poems: readonly Poem[], n: number, rng: Rng): string[][] {
   const { ask, offset } = SUBJECTS[subject];
@@ -82,11 +88,12 @@ function questions(subject: SubjectKey, poems: readonly Poem[], n: number, rng: 
   const rows: string[][] = [];
   for (let i = 0; rows.length < n && i < usable.length * 4; i++) {
     const poem = usable[rng.int(usable.length)]!;
-    const at = offset === 1 ? rng.int(3) : 1 + rng.int(3);
+    const at = offset === 1 ? rng.int(3) : offset === -1 ? 1 + rng.int(3) : rng.int(4);
     const answer = stripped(poem.lines[at + offset]!);
+    if (offset === 0 && new Set(answer).size < 4) continue; // too few distinct characters for three reorderings
     const distractors = new Set<string>();
     while (distractors.size < 3) {
-      const other = stripped(usable[rng.int(usable.length)]!.lines[at + offset]!);
+      const other = offset === 0 ? rng.shuffle([...answer]).join("") : stripped(usable[rng.int(usable.length)]!.lines[at + offset]!);
       if (other !== answer) distractors.add(other);
     }
     const choices = rng.shuffle([answer, ...distractors]);
@@ -137,15 +144,15 @@ export async function evaluateModels(
     writeExam(examDir, "val", subject, questions(subject, heldOut, nQuestions, rng));
   }
   const names = Object.fromEntries(Object.entries(SUBJECTS).map(([k, v]) => [k, v.name]));
-  const exam = loadCEval(examDir, { name: "verse-exam", names, categories: { next_line: ["Humanities"], previous_line: ["Humanities"] } });
+  const exam = loadCEval(examDir, { name: "verse-exam", names, categories: { next_line: ["Humanities"], previous_line: ["Humanities"], line_order: ["Humanities"] } });
   console.log(`exam: ${exam.subjects.map((s) => `${s.key} (${s.name}) ${s.questions.length} questions`).join(", ")} in ${examDir}; chance is 25%`);
-  if (options.printPrompt) console.log(`\none 5-shot prompt, as the model reads it:\n${questionPrompt(exam, "next_line", 0, { shots: 5 }).text}\n`);
+  if (options.printPrompt) console.log(`\none 3-shot prompt, as the model reads it:\n${questionPrompt(exam, "next_line", 0, { shots: 3 }).text}\n`);
 
   // ## 3. Held-out text for perplexity: example 02's validation tokens
   const val = await TokenFile.open(pretrained.paths.validation);
   const pplTokens = Array.from(val.tokens.subarray(0, Math.min(val.length, options.perplexityTokens ?? 16384)));
 
-  // ## 4. Each model: perplexity both ways, the exam 0-shot and 5-shot
+  // ## 4. Each model: perplexity both ways, the exam 0-shot and 3-shot
   const t0 = performance.now();
   const models: Record<string, ModelHeadline> = {};
   const perplexities: Record<string, PerplexityResult> = {};
@@ -173,10 +180,11 @@ export async function evaluateModels(
       answerOnly0: round(avg(0).answer_only!.acc),
       choice0: round(avg(0).loglikelihood!.acc),
       choiceNorm0: round(avg(0).loglikelihood!.acc_norm),
-      answerOnly5: round(avg(5).answer_only!.acc),
-      choice5: round(avg(5).loglikelihood!.acc),
-      choiceNorm5: round(avg(5).loglikelihood!.acc_norm),
-      shotsDropped5: reports[5]!.shotsDropped,
+      answerOnly3: round(avg(3).answer_only!.acc),
+      choice3: round(avg(3).loglikelihood!.acc),
+      choiceNorm3: round(avg(3).loglikelihood!.acc_norm),
+      lineOrderChoice0: round(reports[0]!.subjects.find((r) => r.subject === "line_order")!.loglikelihood!.acc),
+      shotsDropped3: reports[3]!.shotsDropped,
     };
     model.dispose();
   }
@@ -184,9 +192,9 @@ export async function evaluateModels(
 
   // ## 5. Side by side
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
-  console.log("\n| model | ppl forward | ppl backward | bits/byte fwd | answer-only 0/5-shot | choice acc 0/5-shot | choice acc_norm 0/5-shot |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+  console.log("\n| model | ppl forward | ppl backward | bits/byte fwd | answer-only 0/3-shot | choice acc 0/3-shot | choice acc_norm 0/3-shot | line_order choice 0-shot |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const [name, m] of Object.entries(models)) {
-    console.log(`| ${name} | ${m.perplexityForward} | ${m.perplexityBackward} | ${m.bitsPerByteForward} | ${pct(m.answerOnly0)} / ${pct(m.answerOnly5)} | ${pct(m.choice0)} / ${pct(m.choice5)} | ${pct(m.choiceNorm0)} / ${pct(m.choiceNorm5)} |`);
+    console.log(`| ${name} | ${m.perplexityForward} | ${m.perplexityBackward} | ${m.bitsPerByteForward} | ${pct(m.answerOnly0)} / ${pct(m.answerOnly3)} | ${pct(m.choice0)} / ${pct(m.choice3)} | ${pct(m.choiceNorm0)} / ${pct(m.choiceNorm3)} | ${pct(m.lineOrderChoice0)} |`);
   }
   console.log("(chance is 25% on four choices)");
   const headline: EvalHeadline = { models, questions: nQuestions, perplexityTokens: pplTokens.length, chance: 0.25, evalSeconds: Math.round((performance.now() - t0) / 1000), backend: backend.name };

@@ -112,7 +112,7 @@ console.log(
 
 // Stage 7: evaluation (example 07). The three models of stages 2, 3 and 5 on held-out verse:
 // perplexity read forward and backward, and an exam in the C-Eval layout (which line follows /
-// precedes a given line, four choices) with C-Eval's own prompt, 0- and 5-shot, scored by the
+// precedes a given line, which ordering of a line is the poet's, four choices) with C-Eval's own prompt, 0- and 3-shot, scored by the
 // answer letter and by each choice's log-likelihood. Example 07 asks 5x the questions.
 console.log("\n[7/7] evaluation: perplexity both ways and a verse exam in the C-Eval layout, for the pretrained, SFT and PPO models (example 07)");
 const e = await evaluateModels({ pretrained: pre, sftCheckpoint: tuned.paths.checkpoint, ppoCheckpoint: join(rl.dir, "checkpoint"), questions: 40, perplexityTokens: 4096, dir: runDir("07-eval", demoDir) });

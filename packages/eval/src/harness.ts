@@ -336,7 +336,7 @@ export function reportMarkdown(report: MultipleChoiceReport): string {
   const notes = [
     `${report.benchmark} ${report.split}, ${report.shots}-shot, ${report.format} prompt; chance is ${pct(report.chance)}%.`,
     ...(report.shotsDropped > 0 ? [`${report.shotsDropped} shots were dropped to fit prompts into ${report.maxLength} tokens.`] : []),
-    ...(report.truncated > 0 ? [`${report.truncated} prompts were cut from the left to the model's context.`] : []),
+    ...(report.truncated > 0 ? [`${report.truncated} prompt(s), or prompt + choice, were cut from the left to the model's context.`] : []),
     ...(report.answerTokensDiffer
       ? [`The letter scored is the token after the answer cue: ${report.answerTokens.map((t) => `${t.letter} → ${t.id} ${JSON.stringify(t.text)} (encode("${t.letter}") is ${t.bareId})`).join(", ")}.`]
       : []),
