@@ -70,13 +70,16 @@ function subjectInfo(key: string, official: Readonly<Record<string, SubjectInfo>
 }
 
 function pick(found: string[], opts: LoadOptions, where: string): string[] {
-  if (opts.subjects === undefined) {
-    if (found.length === 0) throw new EvalDataError(`no subject files in ${where}`);
-    return found;
-  }
-  const missing = opts.subjects.filter((s) => !found.includes(s));
+  if (opts.subjects === undefined && found.length === 0) throw new EvalDataError(`no subject files in ${where}`);
+  const missing = (opts.subjects ?? []).filter((s) => !found.includes(s));
   if (missing.length > 0) throw new EvalDataError(`no file for subject ${missing.map((s) => JSON.stringify(s)).join(", ")} in ${where}`);
-  return [...opts.subjects];
+  const keys = opts.subjects === undefined ? found : [...opts.subjects];
+  // a name or category for a subject that is not loaded is a typo, not a wish
+  for (const [option, map] of [["names", opts.names], ["categories", opts.categories]] as const) {
+    const unknown = Object.keys(map ?? {}).filter((k) => !keys.includes(k));
+    if (unknown.length > 0) throw new EvalDataError(`${option} names subject ${unknown.map((s) => JSON.stringify(s)).join(", ")}, which is not loaded (the subjects are ${keys.join(", ")})`);
+  }
+  return keys;
 }
 
 function subjectOf(key: string, info: { name: string; categories: string[] }, evalFile: string, devFile: string | undefined): Subject {

@@ -42,13 +42,14 @@ interface CsvErrorLike {
  * Parse a CSV of questions. Column names are matched without regard to case (`question` and
  * `Question`, `answer` and `Answer`); the choices are the columns `A`, `B`, … (at least two,
  * consecutive from A); `id` (or a first column with an empty name) and `explanation` are optional,
- * other columns are ignored. An empty `answer` reads as `null` (an unanswered split).
+ * other columns are ignored. An empty or absent `answer` reads as `null` (an unanswered split, such
+ * as C-Eval's `test` files, which have no answer column).
  *
  * @param text The file's text (a leading byte-order mark is dropped).
  * @param source The name used in messages (the file path).
  * @throws {EvalDataError} naming `source`, the data row (1-based) and its line for: a CSV that does
  *   not parse (an unclosed quote, a stray quote), a row whose field count differs from the header's,
- *   a missing `question` / `answer` / `A` / `B` column, an answer that is not one of the letters, or
+ *   a missing `question` / `A` / `B` column, an answer that is not one of the letters, or
  *   a duplicate column name; for a file with no question rows.
  */
 export function parseQuestionsCsv(text: string, source = "(csv)"): QuestionsCsv {
@@ -75,7 +76,8 @@ export function parseQuestionsCsv(text: string, source = "(csv)"): QuestionsCsv 
     return i;
   };
   const qCol = need("question");
-  const aCol = need("answer");
+  // C-Eval's test files have no answer column: their questions read as unanswered
+  const aCol = col("answer");
   const letters: string[] = [];
   for (const L of CHOICE_LETTERS) {
     if (col(L.toLowerCase()) < 0) break;
@@ -93,7 +95,7 @@ export function parseQuestionsCsv(text: string, source = "(csv)"): QuestionsCsv 
     if (record.length !== header.length) {
       throw new EvalDataError(`row ${row} has ${record.length} fields, the header has ${header.length} (an unquoted comma or a missing field?)`, source, info.lines);
     }
-    const answer = record[aCol]!.trim();
+    const answer = aCol < 0 ? "" : record[aCol]!.trim();
     if (answer !== "" && !letters.includes(answer)) {
       throw new EvalDataError(`row ${row}: the answer ${JSON.stringify(answer)} is not one of ${letters.join(", ")}`, source, info.lines);
     }

@@ -14,6 +14,7 @@
  * `{subject}` is the subject's Chinese name as each repository maps it (see subjects.ts).
  */
 import type { Question } from "./csv.js";
+import { EvalDataError } from "./errors.js";
 
 /** How one benchmark writes its prompts; implement it to run the harness with a prompt of your own. */
 export interface PromptFormat {
@@ -36,7 +37,7 @@ function choicesText(q: Question, letters: readonly string[]): string {
 
 function shotAnswer(q: Question, answer: boolean): string {
   if (!answer) return "";
-  if (q.answer === null) throw new Error(`question ${q.id} (line ${q.line}) has no answer and cannot be a shot`);
+  if (q.answer === null) throw new EvalDataError(`question ${q.id} (line ${q.line}) has no answer and cannot be a shot`);
   return `${q.answer}\n\n`;
 }
 
@@ -76,7 +77,7 @@ export interface FittedPrompt {
  * header and question, every shot of the greatest length is dropped (the longest first; ties go
  * together, as there). Token counts are of each piece alone, as there.
  *
- * @throws Error when `k` exceeds the shots in `dev`, or a shot has no answer.
+ * @throws {EvalDataError} when `k` exceeds the shots in `dev`, or a shot has no answer.
  */
 export function buildPrompt(
   format: PromptFormat,
@@ -87,8 +88,8 @@ export function buildPrompt(
   k: number,
   fit?: { maxTokens: number; countTokens: (text: string) => number },
 ): FittedPrompt {
-  if (!Number.isInteger(k) || k < 0) throw new Error(`shots must be a non-negative integer, got ${k}`);
-  if (k > dev.length) throw new Error(`${k}-shot needs ${k} dev questions, the subject has ${dev.length}`);
+  if (!Number.isInteger(k) || k < 0) throw new EvalDataError(`shots must be a non-negative integer, got ${k}`);
+  if (k > dev.length) throw new EvalDataError(`${k}-shot needs ${k} dev questions, the subject has ${dev.length}`);
   const header = format.header(subject);
   const end = format.example(q, letters, false);
   let shots = dev.slice(0, k).map((s) => format.example(s, letters, true));

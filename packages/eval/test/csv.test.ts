@@ -30,9 +30,9 @@ describe("parseQuestionsCsv", () => {
     expect(questions.map((q) => q.answer)).toEqual(["A", "C", "A"]);
   });
 
-  it("reads an unanswered split as null answers", () => {
-    const { questions } = parseQuestionsCsv("id,question,A,B,C,D,answer\n0,q,a,b,c,d,\n");
-    expect(questions[0]!.answer).toBeNull();
+  it("reads an unanswered split as null answers: an empty answer, or no answer column (C-Eval's test files)", () => {
+    expect(parseQuestionsCsv("id,question,A,B,C,D,answer\n0,q,a,b,c,d,\n").questions[0]!.answer).toBeNull();
+    expect(parseQuestionsCsv("id,question,A,B,C,D\n0,q,a,b,c,d\n").questions[0]).toEqual({ id: "0", question: "q", choices: ["a", "b", "c", "d"], answer: null, line: 2 });
   });
 
   it.each([
@@ -42,7 +42,6 @@ describe("parseQuestionsCsv", () => {
     ["a row with a missing field", "id,question,A,B,answer\n0,ok,a,b,A\n1,x,a,b,A\n2,x,a,A\n", /bad\.csv:4: row 3 has 4 fields, the header has 5/],
     ["an answer that is not a letter", "id,question,A,B,answer\n0,ok,a,b,A\n1,x,a,b,C\n", /bad\.csv:3: row 2: the answer "C" is not one of A, B/],
     ["no question column", "id,stem,A,B,answer\n0,ok,a,b,A\n", /bad\.csv:1: the header has no "question" column/],
-    ["no answer column", "id,question,A,B\n0,ok,a,b\n", /bad\.csv:1: the header has no "answer" column/],
     ["one choice", "id,question,A,answer\n0,ok,a,A\n", /bad\.csv:1: the header has no "b" column/],
     ["a duplicate column", "id,question,A,B,a,answer\n0,ok,a,b,c,A\n", /the header names the column "a" twice/],
     ["no rows", "id,question,A,B,answer\n", /bad\.csv: the file has a header but no question rows/],
@@ -92,5 +91,7 @@ describe("loaders", () => {
     expect(() => loadCEval(join(FIXTURES, "nowhere"))).toThrow(/the directory .*nowhere does not exist .*nothing is fetched/);
     expect(() => loadCEval(join(FIXTURES, "ceval"), { subjects: ["law"] })).toThrow(/no file for subject "law"/);
     expect(() => loadCMMLU(join(FIXTURES, "cmmlu"), { split: "val" })).toThrow(/no subject files in .*cmmlu\/val/);
+    expect(() => loadCEval(join(FIXTURES, "ceval"), { names: { verse_ordr: "诗句顺序" } })).toThrow(/names names subject "verse_ordr", which is not loaded \(the subjects are computer_network, verse_order\)/);
+    expect(() => loadCMMLU(join(FIXTURES, "cmmlu"), { subjects: ["agronomy"], categories: { ancient_chinese: ["X"] } })).toThrow(/categories names subject "ancient_chinese", which is not loaded/);
   });
 });
