@@ -1,0 +1,4 @@
+export { AnnotationStore, SCHEMA_VERSION, VERDICTS, HELPFULNESS, HARMLESSNESS, taskSchema, voteSchema, type Comparison, type ComparisonRecord, type TaskInput, type VoteInput, type Verdict } from "./store.js";
+export { cohensKappa, fleissKappa } from "./agreement.js";
+export { hashPassword, verifyPassword } from "./passwords.js";
+export { AnnotateError } from "./errors.js";
