@@ -23,6 +23,8 @@ export interface Subject {
   questions: Question[];
   /** The shots, in file order (the dev split; empty where there is none). */
   dev: Question[];
+  /** The file the questions came from, for messages (absent for a subject built in memory). */
+  file?: string;
 }
 
 /** A benchmark ready for {@link evaluateMultipleChoice}. */
@@ -88,7 +90,7 @@ function subjectOf(key: string, info: { name: string; categories: string[] }, ev
   if (dev !== undefined && dev.letters.join("") !== main.letters.join("")) {
     throw new EvalDataError(`the dev file has choices ${dev.letters.join("")} and the evaluated one ${main.letters.join("")}`, devFile);
   }
-  return { key, ...info, letters: main.letters, questions: main.questions, dev: dev?.questions ?? [] };
+  return { key, ...info, letters: main.letters, questions: main.questions, dev: dev?.questions ?? [], file: evalFile };
 }
 
 /**

@@ -58,7 +58,9 @@ export function parseQuestionsCsv(text: string, source = "(csv)"): QuestionsCsv 
     rows = parse(text, { bom: true, columns: false, info: true, relax_column_count: true, skip_empty_lines: true }) as unknown as typeof rows;
   } catch (e) {
     const err = e as CsvErrorLike;
-    throw new EvalDataError(`not a valid CSV (${err.code ?? "parse error"}): ${err.message}`, source, err.lines);
+    // an unclosed quote is only found at the end of the file: say so rather than point at the end
+    const hint = err.code === "CSV_QUOTE_NOT_CLOSED" ? " (the parser reached this line inside a quoted field: look for an opening quote that is never closed above it)" : "";
+    throw new EvalDataError(`not a valid CSV (${err.code ?? "parse error"}): ${err.message}${hint}`, source, err.lines);
   }
   const head = rows[0];
   if (head === undefined) throw new EvalDataError("the file is empty (no header row)", source);

@@ -205,7 +205,9 @@ export async function evaluateMultipleChoice(model: BatGPTModel, tokenizer: Harn
   for (const s of bench.subjects) {
     if (s.letters.join("") !== letters.join("")) throw new EvalDataError(`subject ${s.key} has choices ${s.letters.join("")}, ${first.key} has ${letters.join("")}`);
     const unanswered = s.questions.find((q) => q.answer === null);
-    if (unanswered) throw new EvalDataError(`subject ${s.key}: question ${unanswered.id} has no answer (C-Eval's test answers are not public: evaluate the val split; elsewhere, the file lacks an answer column or the field is empty)`, undefined, unanswered.line);
+    if (unanswered) {
+      throw new EvalDataError(`subject ${s.key}: question id ${unanswered.id} has no answer (an empty answer field, or no answer column; C-Eval's test answers are not public: evaluate its val split)`, s.file, unanswered.line);
+    }
     if (opts.shots > s.dev.length) throw new EvalDataError(`${opts.shots}-shot needs ${opts.shots} dev questions; subject ${s.key} has ${s.dev.length}`);
   }
   const tokens = answerTokens(tokenizer, bench.format, letters, first.dev[0] ?? first.questions[0]!);

@@ -2,7 +2,7 @@
  * Perplexity and bits per byte of a text in either reading direction, with a sliding window for
  * texts longer than the model's context.
  */
-import { parseOptions, type BatGPTModel, type Direction } from "@batgpt/core";
+import { ConfigError, parseOptions, type BatGPTModel, type Direction } from "@batgpt/core";
 import { createProgress, progressModeSchema } from "@batgpt/utils";
 import { z } from "zod";
 import { sequenceLogProbs } from "./scoring.js";
@@ -88,7 +88,8 @@ export function slidingWindows(n: number, window: number, stride: number): { beg
  * Gao et al. 2020): independent of the tokenizer, so models with different vocabularies
  * compare.
  *
- * @throws ConfigError (core) naming the field for bad options; Error for an empty text or `stride > window`;
+ * @throws ConfigError (core) for bad options (naming the field), a window longer than `max_seq_len`
+ *   or `stride > window`; Error for an empty text;
  *   TokenDataError (core) for ids outside the model's vocabulary.
  */
 export async function perplexity(model: BatGPTModel, tokenizer: TextTokenizer, text: string | readonly number[], options: PerplexityOptions = {}): Promise<PerplexityResult> {
@@ -97,9 +98,9 @@ export async function perplexity(model: BatGPTModel, tokenizer: TextTokenizer, t
   if (ids.length === 0) throw new Error("perplexity: the text is empty");
   const bytes = typeof text === "string" ? new TextEncoder().encode(text).length : tokenizer.decodeBytes(ids).length;
   const window = opts.window ?? model.config.max_seq_len;
-  if (window > model.config.max_seq_len) throw new Error(`perplexity: window ${window} is longer than the model's max_seq_len ${model.config.max_seq_len}`);
+  if (window > model.config.max_seq_len) throw new ConfigError(`perplexity: window ${window} is longer than the model's max_seq_len ${model.config.max_seq_len}`);
   const stride = opts.stride ?? Math.max(1, Math.floor(window / 2));
-  if (stride > window) throw new Error(`perplexity: stride ${stride} is longer than the window ${window} (tokens between windows would not be scored)`);
+  if (stride > window) throw new ConfigError(`perplexity: stride ${stride} is longer than the window ${window} (tokens between windows would not be scored)`);
   const n = ids.length;
   const windows = slidingWindows(n, window, stride);
   const directions = [...new Set(opts.directions)] as Direction[];

@@ -36,7 +36,7 @@ describe("parseQuestionsCsv", () => {
   });
 
   it.each([
-    ["an unclosed quote", 'id,question,A,B,answer\n0,ok,a,b,A\n1,"never closed,a,b,A\n', /bad\.csv:3: not a valid CSV \(CSV_QUOTE_NOT_CLOSED\)/],
+    ["an unclosed quote", 'id,question,A,B,answer\n0,ok,a,b,A\n1,"never closed,a,b,A\n', /bad\.csv:3: not a valid CSV \(CSV_QUOTE_NOT_CLOSED\).*look for an opening quote that is never closed above it/],
     ["a stray quote", 'id,question,A,B,answer\n0,ok,a,b,A\n1,x"y"z,a,b,A\n', /bad\.csv:3: not a valid CSV \(INVALID_OPENING_QUOTE\)/],
     ["a row with an extra field", "id,question,A,B,answer\n0,ok,a,b,A\n1,x,y,a,b,A\n", /bad\.csv:3: row 2 has 6 fields, the header has 5/],
     ["a row with a missing field", "id,question,A,B,answer\n0,ok,a,b,A\n1,x,a,b,A\n2,x,a,A\n", /bad\.csv:4: row 3 has 4 fields, the header has 5/],
