@@ -2,3 +2,5 @@ export { AnnotationStore, SCHEMA_VERSION, VERDICTS, HELPFULNESS, HARMLESSNESS, t
 export { cohensKappa, fleissKappa } from "./agreement.js";
 export { hashPassword, verifyPassword } from "./passwords.js";
 export { AnnotateError } from "./errors.js";
+export { createServer, serverOptionsSchema, SESSION_COOKIE, type ServerOptions } from "./server.js";
+export { AnnotateClient, AnnotateHttpError, type Progress } from "./client.js";

@@ -8,6 +8,7 @@
  * twice (a double click, a retry after a lost response) is recorded once and answered the same.
  * An annotator reaches only their own assignments; another annotator's id is `not_found`.
  */
+import { createHash, randomBytes } from "node:crypto";
 import Database from "better-sqlite3";
 import { z } from "zod";
 import { cohensKappa, fleissKappa } from "./agreement.js";
@@ -58,6 +59,15 @@ const MIGRATIONS: readonly string[] = [
      comment TEXT,
      created_at TEXT NOT NULL
    );`,
+  // 2: login sessions (only a hash of the token is stored) and server settings (the cookie secret)
+  `CREATE TABLE sessions (
+     token_hash TEXT PRIMARY KEY,
+     user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+     created_at TEXT NOT NULL,
+     expires_at TEXT NOT NULL
+   );
+   CREATE INDEX sessions_by_user ON sessions(user_id);
+   CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
 ];
 
 /** The schema version this code writes. */
@@ -108,6 +118,8 @@ export interface ComparisonRecord {
   metadata: Record<string, unknown>;
 }
 
+const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
+
 const swapAB = (v: string | null | undefined): string | undefined => (v === "A" ? "B" : v === "B" ? "A" : (v ?? undefined));
 
 /** Open (and migrate) the store in `file` (`":memory:"` for a throwaway one). */
@@ -149,6 +161,65 @@ export class AnnotationStore {
       if ((e as { code?: string }).code === "SQLITE_CONSTRAINT_UNIQUE") throw new AnnotateError("conflict", `the user name ${JSON.stringify(username)} is taken`);
       throw e;
     }
+  }
+
+  /** Every account with its progress (assigned, voted, skipped), by name. */
+  users(): { id: number; username: string; role: "admin" | "annotator"; total: number; done: number; skipped: number }[] {
+    return this.db
+      .prepare(
+        `SELECT u.id, u.username, u.role, COUNT(a.id) AS total, COUNT(v.id) AS done,
+                COUNT(CASE WHEN v.id IS NULL AND a.skipped_at IS NOT NULL THEN 1 END) AS skipped
+         FROM users u LEFT JOIN assignments a ON a.user_id = u.id LEFT JOIN votes v ON v.assignment_id = a.id
+         GROUP BY u.id ORDER BY u.username`,
+      )
+      .all() as never;
+  }
+
+  /** Counts over the whole store: tasks, assignments, votes. */
+  totals(): { tasks: number; assignments: number; votes: number } {
+    return this.db.prepare("SELECT (SELECT COUNT(*) FROM tasks) AS tasks, (SELECT COUNT(*) FROM assignments) AS assignments, (SELECT COUNT(*) FROM votes) AS votes").get() as never;
+  }
+
+  /**
+   * A login session for the user, valid for `ttlMs` (default 12 h). Only the token's SHA-256 is
+   * stored, so a copy of the database does not hand out live sessions.
+   *
+   * @returns the session token (43 characters, base64url of 32 random bytes).
+   */
+  createSession(userId: number, ttlMs = 12 * 3600_000): string {
+    const token = randomBytes(32).toString("base64url");
+    const now = Date.now();
+    this.db.transaction(() => {
+      this.db.prepare("DELETE FROM sessions WHERE expires_at < ?").run(new Date(now).toISOString());
+      this.db.prepare("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)").run(sha256(token), userId, new Date(now).toISOString(), new Date(now + ttlMs).toISOString());
+    })();
+    return token;
+  }
+
+  /** The user of a live session token, or `undefined` (unknown or expired). */
+  sessionUser(token: string): { id: number; username: string; role: "admin" | "annotator" } | undefined {
+    return this.db
+      .prepare("SELECT u.id, u.username, u.role FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ? AND s.expires_at > ?")
+      .get(sha256(token), new Date().toISOString()) as never;
+  }
+
+  /** End a session (logout); unknown tokens are ignored. */
+  deleteSession(token: string): void {
+    this.db.prepare("DELETE FROM sessions WHERE token_hash = ?").run(sha256(token));
+  }
+
+  /**
+   * A server setting, created with `init()` the first time it is asked for (the cookie secret, so
+   * that a restarted server accepts the cookies it signed before).
+   */
+  setting(key: string, init: () => string): string {
+    return this.db.transaction(() => {
+      const row = this.db.prepare("SELECT value FROM settings WHERE key = ?").pluck().get(key) as string | undefined;
+      if (row !== undefined) return row;
+      const value = init();
+      this.db.prepare("INSERT INTO settings (key, value) VALUES (?, ?)").run(key, value);
+      return value;
+    })();
   }
 
   /** The user whose name and password these are, or `undefined`. */
@@ -294,6 +365,11 @@ export class AnnotationStore {
       const a = this.owned(userId, assignmentId);
       this.db.prepare("UPDATE assignments SET skipped_at = ? WHERE id = ?").run(new Date().toISOString(), a.id);
     })();
+  }
+
+  /** Put the user's skipped comparisons back in the queue. @returns how many. */
+  unskip(userId: number): number {
+    return this.db.prepare("UPDATE assignments SET skipped_at = NULL WHERE user_id = ? AND skipped_at IS NOT NULL").run(userId).changes;
   }
 
   /** Take back the user's latest vote; its comparison is next again. `undefined` when there is none. */

@@ -1,0 +1,147 @@
+#!/usr/bin/env node
+/**
+ * `batgpt-annotate`: run the annotation platform on one machine.
+ *
+ * ```sh
+ * echo 'a long admin password' | batgpt-annotate create-user --db annotations.sqlite --username admin --role admin
+ * batgpt-annotate serve --db annotations.sqlite            # http://127.0.0.1:8080
+ * batgpt-annotate backup --db annotations.sqlite --out backup.sqlite
+ * ```
+ *
+ * Passwords are read from standard input (the first line), never from the command line, where
+ * other users of the machine could see them in the process list.
+ */
+import { readFileSync, writeFileSync, renameSync } from "node:fs";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { AnnotateError } from "./errors.js";
+import { createServer } from "./server.js";
+import { AnnotationStore } from "./store.js";
+
+const integer = (min: number) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer ≥ ${min}`);
+  return n;
+};
+
+async function readPassword(): Promise<string> {
+  if (process.stdin.isTTY) process.stderr.write("password (input is shown; pipe it in to hide it): ");
+  let text = "";
+  for await (const chunk of process.stdin) {
+    text += String(chunk);
+    if (text.includes("\n")) break;
+  }
+  return text.split(/\r?\n/)[0] ?? "";
+}
+
+const program = new Command("batgpt-annotate").description("The BatGPT.js preference annotation platform (SQLite + a web server on this machine)").showHelpAfterError();
+const db = new Option("--db <file>", "the SQLite database file (created and migrated when needed)").makeOptionMandatory();
+
+program
+  .command("serve")
+  .description("serve the annotator and admin pages and the API")
+  .addOption(db)
+  .option("--host <host>", "address to listen on (localhost only by default)", "127.0.0.1")
+  .option("--port <port>", "port (0: any free one)", integer(0), 8080)
+  .option("--backup-dir <dir>", "where the admin page's backups go (default: backups/ next to the database)")
+  .option("--secure-cookies", "mark cookies Secure (when served over HTTPS through a proxy)", false)
+  .option("--log", "log every request (JSON lines on stdout)", false)
+  .action(async (opts: { db: string; host: string; port: number; backupDir?: string; secureCookies: boolean; log: boolean }) => {
+    const store = new AnnotationStore(opts.db);
+    const app = await createServer({ store, backupDir: opts.backupDir, secureCookies: opts.secureCookies, logger: opts.log });
+    await app.listen({ host: opts.host, port: opts.port });
+    const address = app.server.address();
+    const port = typeof address === "object" && address !== null ? address.port : opts.port;
+    console.log(`batgpt-annotate: listening on http://${opts.host.includes(":") ? `[${opts.host}]` : opts.host}:${port} (database ${opts.db})`);
+    if (!store.users().some((u) => u.role === "admin")) console.log("batgpt-annotate: no admin yet: create one with `batgpt-annotate create-user --db FILE --username NAME --role admin` (password on stdin)");
+    const stop = async () => {
+      await app.close();
+      store.close();
+      process.exit(0);
+    };
+    process.once("SIGINT", () => void stop());
+    process.once("SIGTERM", () => void stop());
+  });
+
+program
+  .command("create-user")
+  .description("create an account; the password (≥ 8 characters) is read from stdin")
+  .addOption(db)
+  .requiredOption("--username <name>", "the login name")
+  .addOption(new Option("--role <role>", "the account's role").choices(["annotator", "admin"]).default("annotator"))
+  .action(async (opts: { db: string; username: string; role: "annotator" | "admin" }) => {
+    const password = await readPassword();
+    const store = new AnnotationStore(opts.db);
+    try {
+      store.createUser(opts.username, password, opts.role);
+      console.log(`created ${opts.role} ${opts.username}`);
+    } finally {
+      store.close();
+    }
+  });
+
+program
+  .command("import")
+  .description("import tasks from a JSONL file ({id?, prompt, response_a, response_b, metadata?} a line), all or nothing")
+  .addOption(db)
+  .requiredOption("--file <tasks.jsonl>", "the tasks")
+  .action((opts: { db: string; file: string }) => {
+    const store = new AnnotationStore(opts.db);
+    try {
+      console.log(`imported ${store.importTasks(readFileSync(opts.file, "utf8"))} tasks`);
+    } finally {
+      store.close();
+    }
+  });
+
+program
+  .command("assign")
+  .description("give every comparison k annotators (balanced by load; the A/B order drawn per assignment)")
+  .addOption(db)
+  .requiredOption("--k <k>", "annotators per comparison", integer(1))
+  .option("--seed <seed>", "seed of the A/B order", integer(0), 1)
+  .action((opts: { db: string; k: number; seed: number }) => {
+    const store = new AnnotationStore(opts.db);
+    try {
+      console.log(`made ${store.assign(opts.k, opts.seed)} assignments`);
+    } finally {
+      store.close();
+    }
+  });
+
+program
+  .command("export")
+  .description("write the votes as the reward package's comparison records (JSONL)")
+  .addOption(db)
+  .requiredOption("--out <file.jsonl>", "the output file (written atomically)")
+  .addOption(new Option("--mode <mode>", "every vote, or each task's strict-majority verdict").choices(["all", "majority"]).default("all"))
+  .action((opts: { db: string; out: string; mode: "all" | "majority" }) => {
+    const store = new AnnotationStore(opts.db);
+    try {
+      const records = store.exportRecords(opts.mode);
+      writeFileSync(`${opts.out}.tmp`, records.map((r) => JSON.stringify(r) + "\n").join(""));
+      renameSync(`${opts.out}.tmp`, opts.out);
+      console.log(`wrote ${records.length} records to ${opts.out}`);
+    } finally {
+      store.close();
+    }
+  });
+
+program
+  .command("backup")
+  .description("an online backup through SQLite's backup API (a running server may go on writing)")
+  .addOption(db)
+  .requiredOption("--out <file>", "the backup file")
+  .action(async (opts: { db: string; out: string }) => {
+    const store = new AnnotationStore(opts.db);
+    try {
+      await store.backup(opts.out);
+      console.log(`backed up ${opts.db} to ${opts.out}`);
+    } finally {
+      store.close();
+    }
+  });
+
+program.parseAsync().catch((e: unknown) => {
+  console.error(`batgpt-annotate: ${e instanceof AnnotateError ? e.message : e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});
