@@ -4,3 +4,4 @@ export { hashPassword, verifyPassword } from "./passwords.js";
 export { AnnotateError } from "./errors.js";
 export { createServer, serverOptionsSchema, SESSION_COOKIE, type ServerOptions } from "./server.js";
 export { AnnotateClient, AnnotateHttpError, type Progress } from "./client.js";
+export { loadTest, loadTestOptionsSchema, type LoadTestOptions, type LoadTestResult } from "./loadtest.js";
