@@ -5,7 +5,7 @@ import tseslint from "typescript-eslint";
 
 /**
  * The dependency direction of DESIGN.md, enforced on every import between workspace projects:
- * tokenizer ← core ← sft, reward, growth, eval ← ppo ← cli; annotate uses only the tokenizer;
+ * tokenizer ← core ← sft, reward, growth, eval ← ppo ← cli; annotate uses only the tokenizer, and core in its optional `sample` subpath;
  * datasets stands alone; every library may use utils (the shared helpers: atomic writes, options
  * errors, progress), which depends on no workspace project; examples and bench (type:app) may use
  * any library.
@@ -20,7 +20,7 @@ const depConstraints = [
   { sourceTag: "scope:growth", onlyDependOnLibsWithTags: ["scope:utils", "scope:tokenizer", "scope:core"] },
   { sourceTag: "scope:eval", onlyDependOnLibsWithTags: ["scope:utils", "scope:tokenizer", "scope:core"] },
   { sourceTag: "scope:ppo", onlyDependOnLibsWithTags: ["scope:utils", "scope:tokenizer", "scope:core", "scope:sft", "scope:reward"] },
-  { sourceTag: "scope:annotate", onlyDependOnLibsWithTags: ["scope:utils", "scope:tokenizer"] },
+  { sourceTag: "scope:annotate", onlyDependOnLibsWithTags: ["scope:utils", "scope:tokenizer", "scope:core"] },
   { sourceTag: "scope:cli", onlyDependOnLibsWithTags: ["type:lib"] },
   { sourceTag: "type:app", onlyDependOnLibsWithTags: ["type:lib"] },
 ];

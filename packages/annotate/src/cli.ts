@@ -81,13 +81,29 @@ program
 
 program
   .command("import")
-  .description("import tasks from a JSONL file ({id?, prompt, response_a, response_b, metadata?} a line), all or nothing")
+  .description("import tasks from a JSONL file, all or nothing: {id?, prompt, response_a, response_b, metadata?} a line; with --checkpoint, {id?, prompt, metadata?} a line and two answers sampled for each")
   .addOption(db)
-  .requiredOption("--file <tasks.jsonl>", "the tasks")
-  .action((opts: { db: string; file: string }) => {
+  .requiredOption("--file <file.jsonl>", "the tasks (or, with --checkpoint, the prompts)")
+  .option("--checkpoint <dir>", "a core checkpoint (with its tokenizer) to sample the two answers from (needs @batgpt/core)")
+  .option("--max-new-tokens <n>", "with --checkpoint: tokens an answer at most", integer(1), 128)
+  .option("--workers <n>", "with --checkpoint: sampling replicas (default: the cores)", integer(1))
+  .action(async (opts: { db: string; file: string; checkpoint?: string; maxNewTokens: number; workers?: number }) => {
+    let jsonl = readFileSync(opts.file, "utf8");
+    if (opts.checkpoint !== undefined) {
+      // loaded only here: the server and the store never need TensorFlow.js
+      const [{ selectBackend }, { sampleTasks }] = await Promise.all([import("@batgpt/core"), import("./sample/index.js")]).catch((e: unknown) => {
+        if ((e as { code?: string }).code === "ERR_MODULE_NOT_FOUND") throw new Error(`sampling from a checkpoint needs @batgpt/core (npm install @batgpt/core): ${(e as Error).message}`);
+        throw e;
+      });
+      await selectBackend({ log: false });
+      const t0 = performance.now();
+      const tasks = await sampleTasks(opts.checkpoint, jsonl, { maxNewTokens: opts.maxNewTokens, workers: opts.workers ?? "auto" });
+      console.log(`sampled 2 answers for each of ${tasks.length} prompts in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      jsonl = tasks.map((t) => JSON.stringify(t)).join("\n");
+    }
     const store = new AnnotationStore(opts.db);
     try {
-      console.log(`imported ${store.importTasks(readFileSync(opts.file, "utf8"))} tasks`);
+      console.log(`imported ${store.importTasks(jsonl)} tasks`);
     } finally {
       store.close();
     }

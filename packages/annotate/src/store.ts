@@ -13,6 +13,7 @@ import Database from "better-sqlite3";
 import { z } from "zod";
 import { cohensKappa, fleissKappa } from "./agreement.js";
 import { AnnotateError } from "./errors.js";
+import { parseJsonl } from "./jsonl.js";
 import { hashPassword, verifyPassword } from "./passwords.js";
 
 /** Overall verdicts, criteria and their values: those of the reward package's record schema. */
@@ -73,11 +74,12 @@ const MIGRATIONS: readonly string[] = [
 /** The schema version this code writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-const messageSchema = z.strictObject({ role: z.enum(["system", "user", "assistant"]), content: z.string() });
+export const messageSchema = z.strictObject({ role: z.enum(["system", "user", "assistant"]), content: z.string() });
 /** One task line of an import file: a prompt (a string or a conversation) and two candidates. */
+export const promptSchema = z.union([z.string().min(1), z.array(messageSchema).min(1)]);
 export const taskSchema = z.strictObject({
   id: z.string().min(1).optional(),
-  prompt: z.union([z.string().min(1), z.array(messageSchema).min(1)]),
+  prompt: promptSchema,
   response_a: z.string(),
   response_b: z.string(),
   metadata: z.record(z.string(), z.unknown()).optional(),
@@ -240,28 +242,17 @@ export class AnnotationStore {
   importTasks(jsonl: string): number {
     const now = new Date().toISOString();
     const insert = this.db.prepare("INSERT INTO tasks (external_id, prompt, response_a, response_b, metadata, created_at) VALUES (?, ?, ?, ?, ?, ?)");
+    const lines = parseJsonl(jsonl, taskSchema);
     return this.db.transaction(() => {
-      let n = 0;
-      jsonl.split(/\r?\n/).forEach((line, i) => {
-        if (line.trim() === "") return;
-        let value: unknown;
-        try {
-          value = JSON.parse(line);
-        } catch {
-          throw new AnnotateError("invalid", `line ${i + 1}: not JSON`);
-        }
-        const parsed = taskSchema.safeParse(value);
-        if (!parsed.success) throw new AnnotateError("invalid", `line ${i + 1}: ${parsed.error.issues.map((x) => `${x.path.join(".") || "(task)"}: ${x.message}`).join("; ")}`);
-        const t = parsed.data;
+      for (const { line, value: t } of lines) {
         try {
           insert.run(t.id ?? null, JSON.stringify(t.prompt), t.response_a, t.response_b, t.metadata ? JSON.stringify(t.metadata) : null, now);
         } catch (e) {
-          if ((e as { code?: string }).code === "SQLITE_CONSTRAINT_UNIQUE") throw new AnnotateError("conflict", `line ${i + 1}: task id ${JSON.stringify(t.id)} is already imported`);
+          if ((e as { code?: string }).code === "SQLITE_CONSTRAINT_UNIQUE") throw new AnnotateError("conflict", `line ${line}: task id ${JSON.stringify(t.id)} is already imported`);
           throw e;
         }
-        n++;
-      });
-      return n;
+      }
+      return lines.length;
     })();
   }
 
