@@ -227,7 +227,13 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   // the admin's routes
   app.post("/api/admin/tasks", { onRequest: [admin, csrf], bodyLimit: o.maxImportBytes }, async (request) => {
     if (typeof request.body !== "string") throw new AnnotateError("invalid", "send the tasks as JSONL with content-type application/x-ndjson");
-    return { imported: store.importTasks(request.body) };
+    try {
+      return { imported: store.importTasks(request.body) };
+    } catch (e) {
+      // prompts without answers need a model: sampling runs in the CLI, not in the server
+      if (e instanceof AnnotateError && /response_a: .*(undefined|Required)/i.test(e.message)) throw new AnnotateError("invalid", `${e.message} (prompts without answers: sample them from a checkpoint with \`batgpt-annotate import --checkpoint DIR\`)`);
+      throw e;
+    }
   });
   app.post("/api/admin/users", { onRequest: [admin, csrf] }, async (request) => {
     const { username, password, role } = parse(userSchema, request.body);

@@ -138,6 +138,18 @@ describe("the server", () => {
     expect(await refusal(c.vote(1, { requestId: "not-wangs-1", verdict: "A" }))).toBe("404 not_found"); // not c's: ownership first
   });
 
+  it("refuses a bad import whole, naming the line, and points prompts without answers to sampling", async () => {
+    const before = store.totals().tasks;
+    const lines = [JSON.stringify({ id: "ok-1", prompt: "p", response_a: "a", response_b: "b" }), JSON.stringify({ prompt: "only a prompt" })].join("\n");
+    const e = await adminC.importTasks(lines).catch((x: unknown) => x as AnnotateHttpError);
+    expect(e).toBeInstanceOf(AnnotateHttpError);
+    expect((e as AnnotateHttpError).status).toBe(400);
+    expect((e as AnnotateHttpError).message).toMatch(/line 2: response_a: .*batgpt-annotate import --checkpoint/);
+    expect(await refusal(adminC.importTasks("{not json"))).toBe("400 invalid");
+    expect(await refusal(adminC.request("POST", "/api/admin/tasks", { prompt: "x" }))).toBe("400 invalid"); // JSON, not JSONL
+    expect(store.totals().tasks).toBe(before);
+  });
+
   it("sends security headers and a strict content security policy", async () => {
     const res = await fetch(`${base}/api/csrf`);
     expect(res.status).toBe(200);
