@@ -268,13 +268,16 @@ export class AnnotationStore {
     if (!Number.isInteger(k) || k < 1) throw new AnnotateError("invalid", `k must be a positive integer, got ${k}`);
     const annotators = (this.db.prepare("SELECT id FROM users WHERE role = 'annotator' ORDER BY id").all() as { id: number }[]).map((r) => r.id);
     if (annotators.length < k) throw new AnnotateError("invalid", `${k} annotators per comparison, but there are ${annotators.length}`);
-    let state = seed >>> 0 || 1;
+    // the seed through murmur3's finalizer (small seeds alike otherwise start alike), then
+    // xorshift32, reading its top bit (its low bit follows small seeds for several draws)
+    let state = Math.imul((seed >>> 0) ^ 0x9e3779b9, 0x85ebca6b);
+    state = Math.imul(state ^ (state >>> 13), 0xc2b2ae35);
+    state = (state ^ (state >>> 16)) >>> 0 || 1;
     const coin = () => {
-      // xorshift32: enough for a fair, reproducible order
       state ^= state << 13;
       state ^= state >>> 17;
       state ^= state << 5;
-      return (state >>> 0) & 1;
+      return (state >>> 31) & 1;
     };
     return this.db.transaction(() => {
       const load = new Map<number, number>(annotators.map((id) => [id, 0]));

@@ -65,6 +65,23 @@ describe("the store", () => {
     expect(() => s.assign(4)).toThrow(/4 annotators per comparison, but there are 3/);
   });
 
+  it("draws the shown order fairly for every seed, small seeds included (their first draws too)", () => {
+    const many = Array.from({ length: 200 }, (_, i) => JSON.stringify({ prompt: `p${i}`, response_a: "a", response_b: "b" })).join("\n");
+    const firstFive = new Set<string>();
+    for (const seed of [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]) {
+      const { s } = store();
+      s.importTasks(many);
+      s.assign(1, seed);
+      const swapped = s.db.prepare("SELECT swapped FROM assignments ORDER BY id").pluck().all() as number[];
+      const share = swapped.reduce((a, b) => a + b, 0) / swapped.length;
+      expect(share).toBeGreaterThan(0.4);
+      expect(share).toBeLessThan(0.6);
+      firstFive.add(swapped.slice(0, 5).join(""));
+      s.close();
+    }
+    expect(firstFive.size).toBeGreaterThanOrEqual(6); // the old generator gave 11111 for seeds 0, 1, 3 and 7
+  });
+
   it("records a vote once, in the task's A/B even when the order was swapped; repeats are answered the same", () => {
     const { s, ann } = store();
     s.importTasks(TASKS);
