@@ -3,15 +3,15 @@
  * `batgpt-annotate`: run the annotation platform on one machine.
  *
  * ```sh
- * echo 'a long admin password' | batgpt-annotate create-user --db annotations.sqlite --username admin --role admin
+ * batgpt-annotate create-user --db annotations.sqlite --username admin --role admin   # asks for the password
  * batgpt-annotate serve --db annotations.sqlite            # http://127.0.0.1:8080
  * batgpt-annotate backup --db annotations.sqlite --out backup.sqlite
  * ```
  *
- * Passwords are read from standard input (the first line), never from the command line, where
- * other users of the machine could see them in the process list.
+ * Passwords are read from standard input (at a terminal without echo; else its first line), never
+ * from the command line, where other users of the machine could see them in the process list.
  */
-import { readFileSync, writeFileSync, renameSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync, renameSync } from "node:fs";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { AnnotateError } from "./errors.js";
 import { createServer } from "./server.js";
@@ -23,18 +23,51 @@ const integer = (min: number) => (value: string) => {
   return n;
 };
 
+/** The first line of stdin; at a terminal, read without echo. */
 async function readPassword(): Promise<string> {
-  if (process.stdin.isTTY) process.stderr.write("password (input is shown; pipe it in to hide it): ");
+  const stdin = process.stdin;
+  if (stdin.isTTY) {
+    process.stderr.write("password: ");
+    stdin.setRawMode(true);
+    stdin.setEncoding("utf8");
+    return new Promise((resolve, reject) => {
+      let text = "";
+      const onData = (chunk: string) => {
+        for (const ch of chunk) {
+          if (ch === "\r" || ch === "\n") {
+            stdin.setRawMode(false);
+            stdin.pause();
+            stdin.off("data", onData);
+            process.stderr.write("\n");
+            return resolve(text);
+          }
+          if (ch === "\u0003") {
+            stdin.setRawMode(false);
+            return reject(new Error("cancelled"));
+          }
+          text = ch === "\u007f" || ch === "\b" ? text.slice(0, -1) : text + ch;
+        }
+      };
+      stdin.on("data", onData);
+      stdin.resume();
+    });
+  }
   let text = "";
-  for await (const chunk of process.stdin) {
+  for await (const chunk of stdin) {
     text += String(chunk);
     if (text.includes("\n")) break;
   }
   return text.split(/\r?\n/)[0] ?? "";
 }
 
+/** The store in `file`; only `create-user` may make a new file (a mistyped path is an error). */
+function openStore(file: string, create = false): AnnotationStore {
+  if (!create && file !== ":memory:" && !existsSync(file)) throw new Error(`no database at ${file} (a new one is made by create-user; check the path)`);
+  return new AnnotationStore(file);
+}
+
 const program = new Command("batgpt-annotate").description("The BatGPT.js preference annotation platform (SQLite + a web server on this machine)").showHelpAfterError();
-const db = new Option("--db <file>", "the SQLite database file (created and migrated when needed)").makeOptionMandatory();
+const db = new Option("--db <file>", "the SQLite database file (it must exist: create-user makes a new one)").makeOptionMandatory();
 
 program
   .command("serve")
@@ -46,7 +79,7 @@ program
   .option("--secure-cookies", "mark cookies Secure (when served over HTTPS through a proxy)", false)
   .option("--log", "log every request (JSON lines on stdout)", false)
   .action(async (opts: { db: string; host: string; port: number; backupDir?: string; secureCookies: boolean; log: boolean }) => {
-    const store = new AnnotationStore(opts.db);
+    const store = openStore(opts.db);
     const app = await createServer({ store, backupDir: opts.backupDir, secureCookies: opts.secureCookies, logger: opts.log });
     await app.listen({ host: opts.host, port: opts.port });
     const address = app.server.address();
@@ -64,13 +97,13 @@ program
 
 program
   .command("create-user")
-  .description("create an account; the password (≥ 8 characters) is read from stdin")
+  .description("create an account (and the database, if new); the password (≥ 8 characters) is asked for, or read from stdin")
   .addOption(db)
   .requiredOption("--username <name>", "the login name")
   .addOption(new Option("--role <role>", "the account's role").choices(["annotator", "admin"]).default("annotator"))
   .action(async (opts: { db: string; username: string; role: "annotator" | "admin" }) => {
     const password = await readPassword();
-    const store = new AnnotationStore(opts.db);
+    const store = openStore(opts.db, true);
     try {
       store.createUser(opts.username, password, opts.role);
       console.log(`created ${opts.role} ${opts.username}`);
@@ -101,7 +134,7 @@ program
       console.log(`sampled 2 answers for each of ${tasks.length} prompts in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       jsonl = tasks.map((t) => JSON.stringify(t)).join("\n");
     }
-    const store = new AnnotationStore(opts.db);
+    const store = openStore(opts.db);
     try {
       console.log(`imported ${store.importTasks(jsonl)} tasks`);
     } finally {
@@ -116,7 +149,7 @@ program
   .requiredOption("--k <k>", "annotators per comparison", integer(1))
   .option("--seed <seed>", "seed of the A/B order", integer(0), 1)
   .action((opts: { db: string; k: number; seed: number }) => {
-    const store = new AnnotationStore(opts.db);
+    const store = openStore(opts.db);
     try {
       console.log(`made ${store.assign(opts.k, opts.seed)} assignments`);
     } finally {
@@ -131,7 +164,7 @@ program
   .requiredOption("--out <file.jsonl>", "the output file (written atomically)")
   .addOption(new Option("--mode <mode>", "every vote, or each task's strict-majority verdict").choices(["all", "majority"]).default("all"))
   .action((opts: { db: string; out: string; mode: "all" | "majority" }) => {
-    const store = new AnnotationStore(opts.db);
+    const store = openStore(opts.db);
     try {
       const records = store.exportRecords(opts.mode);
       writeFileSync(`${opts.out}.tmp`, records.map((r) => JSON.stringify(r) + "\n").join(""));
@@ -146,9 +179,9 @@ program
   .command("backup")
   .description("an online backup through SQLite's backup API (a running server may go on writing)")
   .addOption(db)
-  .requiredOption("--out <file>", "the backup file")
+  .requiredOption("--out <file>", "the backup file (a new one)")
   .action(async (opts: { db: string; out: string }) => {
-    const store = new AnnotationStore(opts.db);
+    const store = openStore(opts.db);
     try {
       await store.backup(opts.out);
       console.log(`backed up ${opts.db} to ${opts.out}`);

@@ -1,4 +1,7 @@
-/** Reading the platform's JSONL inputs: one object a line, blank lines skipped, errors naming the line. */
+/**
+ * Reading the platform's JSONL inputs: one object a line, blank lines skipped, a leading UTF-8
+ * byte-order mark dropped (as `@batgpt/utils`' line reader does), errors naming the line.
+ */
 import type { z } from "zod";
 import { AnnotateError } from "./errors.js";
 
@@ -10,7 +13,7 @@ import { AnnotateError } from "./errors.js";
  */
 export function parseJsonl<T extends z.ZodType>(text: string, schema: T): { line: number; value: z.output<T> }[] {
   const out: { line: number; value: z.output<T> }[] = [];
-  text.split(/\r?\n/).forEach((raw, i) => {
+  (text.startsWith("\uFEFF") ? text.slice(1) : text).split(/\r?\n/).forEach((raw, i) => {
     if (raw.trim() === "") return;
     let value: unknown;
     try {

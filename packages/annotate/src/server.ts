@@ -29,7 +29,7 @@ import fastifyStatic from "@fastify/static";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { z } from "zod";
 import { AnnotateError } from "./errors.js";
-import { AnnotationStore } from "./store.js";
+import { AnnotationStore, USERNAME } from "./store.js";
 
 /** The session cookie's name. */
 export const SESSION_COOKIE = "batgpt_session";
@@ -84,7 +84,7 @@ class HttpError extends Error {
 }
 
 const loginSchema = z.strictObject({ username: z.string().min(1).max(64), password: z.string().min(1).max(1024) });
-const userSchema = z.strictObject({ username: z.string().min(1).max(64).regex(/^[\p{L}\p{N}_.-]+$/u, "letters, digits, _ . - only"), password: z.string().min(8).max(1024), role: z.enum(["admin", "annotator"]) });
+const userSchema = z.strictObject({ username: z.string().regex(USERNAME, "1 to 64 letters, digits, _ . - only"), password: z.string().min(8).max(1024), role: z.enum(["admin", "annotator"]) });
 const assignSchema = z.strictObject({ k: z.number().int().min(1).max(100), seed: z.number().int().min(0).max(2 ** 32 - 1).optional() });
 const exportSchema = z.strictObject({ mode: z.enum(["all", "majority"]).default("all") });
 
@@ -169,7 +169,9 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
 
   // pages: the annotator's and the admin's need a session (the login page and assets do not)
   app.addHook("onRequest", async (request, reply: FastifyReply) => {
-    const path = request.url.split("?")[0];
+    const path = request.url.split("?")[0]!;
+    // signed-in pages and API answers must not come back from the browser's cache after logout
+    if (path.startsWith("/api/") || path === "/annotate.html" || path === "/admin.html") reply.header("cache-control", "no-store");
     if (path !== "/annotate.html" && path !== "/admin.html") return;
     const user = userOf(request);
     if (user === undefined) return reply.redirect("/");
@@ -227,13 +229,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   // the admin's routes
   app.post("/api/admin/tasks", { onRequest: [admin, csrf], bodyLimit: o.maxImportBytes }, async (request) => {
     if (typeof request.body !== "string") throw new AnnotateError("invalid", "send the tasks as JSONL with content-type application/x-ndjson");
-    try {
-      return { imported: store.importTasks(request.body) };
-    } catch (e) {
-      // prompts without answers need a model: sampling runs in the CLI, not in the server
-      if (e instanceof AnnotateError && /response_a: .*(undefined|Required)/i.test(e.message)) throw new AnnotateError("invalid", `${e.message} (prompts without answers: sample them from a checkpoint with \`batgpt-annotate import --checkpoint DIR\`)`);
-      throw e;
-    }
+    return { imported: store.importTasks(request.body) };
   });
   app.post("/api/admin/users", { onRequest: [admin, csrf] }, async (request) => {
     const { username, password, role } = parse(userSchema, request.body);

@@ -9,6 +9,8 @@
  * An annotator reaches only their own assignments; another annotator's id is `not_found`.
  */
 import { createHash, randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
 import Database from "better-sqlite3";
 import { z } from "zod";
 import { cohensKappa, fleissKappa } from "./agreement.js";
@@ -120,6 +122,9 @@ export interface ComparisonRecord {
   metadata: Record<string, unknown>;
 }
 
+/** User names: letters (any script), digits, `_ . -`; 1 to 64 characters. */
+export const USERNAME = /^[\p{L}\p{N}_.-]{1,64}$/u;
+
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 
 const swapAB = (v: string | null | undefined): string | undefined => (v === "A" ? "B" : v === "B" ? "A" : (v ?? undefined));
@@ -153,9 +158,11 @@ export class AnnotationStore {
   /**
    * An account; the password is stored as an scrypt hash.
    *
-   * @throws {AnnotateError} `conflict` for a taken name, `invalid` for a short password.
+   * @throws {AnnotateError} `conflict` for a taken name, `invalid` for a short password or a name
+   *   that is not 1–64 letters, digits, `_`, `.`, `-`.
    */
   createUser(username: string, password: string, role: "admin" | "annotator"): number {
+    if (!USERNAME.test(username)) throw new AnnotateError("invalid", `a user name is 1 to 64 letters, digits, _ . - (got ${JSON.stringify(username)})`);
     if (password.length < 8) throw new AnnotateError("invalid", "a password needs at least 8 characters");
     try {
       return Number(this.db.prepare("INSERT INTO users (username, role, password_hash, created_at) VALUES (?, ?, ?, ?)").run(username, role, hashPassword(password), new Date().toISOString()).lastInsertRowid);
@@ -235,14 +242,28 @@ export class AnnotationStore {
    * Import tasks from JSONL (one {@link taskSchema} object a line; blank lines skipped), all or
    * nothing.
    *
-   * @returns how many were added.
+   * @returns how many were added (0 for an empty file).
    * @throws {AnnotateError} `invalid` naming the line, for a line that is not JSON or not a task;
    *   `conflict` for a task id already imported.
    */
   importTasks(jsonl: string): number {
     const now = new Date().toISOString();
     const insert = this.db.prepare("INSERT INTO tasks (external_id, prompt, response_a, response_b, metadata, created_at) VALUES (?, ?, ?, ?, ?, ?)");
-    const lines = parseJsonl(jsonl, taskSchema);
+    let lines: ReturnType<typeof parseJsonl<typeof taskSchema>>;
+    try {
+      lines = parseJsonl(jsonl, taskSchema);
+    } catch (e) {
+      // prompts without answers need a model to sample them
+      if (e instanceof AnnotateError && /response_a: .*undefined/.test(e.message)) throw new AnnotateError("invalid", `${e.message} (prompts without answers: sample them from a checkpoint with \`batgpt-annotate import --checkpoint DIR\` or sampleTasks)`);
+      throw e;
+    }
+    const seen = new Map<string, number>();
+    for (const { line, value } of lines) {
+      if (value.id === undefined) continue;
+      const first = seen.get(value.id);
+      if (first !== undefined) throw new AnnotateError("conflict", `line ${line}: task id ${JSON.stringify(value.id)} is also on line ${first}`);
+      seen.set(value.id, line);
+    }
     return this.db.transaction(() => {
       for (const { line, value: t } of lines) {
         try {
@@ -267,7 +288,7 @@ export class AnnotationStore {
   assign(k: number, seed = 1): number {
     if (!Number.isInteger(k) || k < 1) throw new AnnotateError("invalid", `k must be a positive integer, got ${k}`);
     const annotators = (this.db.prepare("SELECT id FROM users WHERE role = 'annotator' ORDER BY id").all() as { id: number }[]).map((r) => r.id);
-    if (annotators.length < k) throw new AnnotateError("invalid", `${k} annotators per comparison, but there are ${annotators.length}`);
+    if (annotators.length < k) throw new AnnotateError("invalid", `k = ${k} annotators per comparison, but there ${annotators.length === 1 ? "is 1 annotator" : `are ${annotators.length} annotators`}`);
     // the seed through murmur3's finalizer (small seeds alike otherwise start alike), then
     // xorshift32, reading its top bit (its low bit follows small seeds for several draws)
     let state = Math.imul((seed >>> 0) ^ 0x9e3779b9, 0x85ebca6b);
@@ -493,8 +514,14 @@ export class AnnotationStore {
     return { cohen, fleiss: raters === undefined ? undefined : { tasks: fleissRows.length, raters, kappa: fleissKappa(fleissRows) }, annotators };
   }
 
-  /** An online backup to `file` through SQLite's backup API (readers and writers go on meanwhile). */
+  /**
+   * An online backup to `file` through SQLite's backup API (readers and writers go on meanwhile).
+   *
+   * @throws {AnnotateError} `conflict` when `file` exists, `invalid` when it is the database itself.
+   */
   async backup(file: string): Promise<void> {
+    if (!this.db.memory && resolve(file) === resolve(this.db.name)) throw new AnnotateError("invalid", `a backup of ${this.db.name} cannot go onto the database itself`);
+    if (existsSync(file)) throw new AnnotateError("conflict", `${file} exists: a backup goes to a new file`);
     await this.db.backup(file);
   }
 }

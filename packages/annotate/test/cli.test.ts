@@ -21,7 +21,12 @@ describe("batgpt-annotate", () => {
     expect(cli(["create-user", "--db", db, "--username", "li"], "li-password\n").stdout).toContain("created annotator li");
     const short = cli(["create-user", "--db", db, "--username", "wang"], "short\n");
     expect([short.status, short.stderr.trim()]).toEqual([1, "batgpt-annotate: a password needs at least 8 characters"]);
-    writeFileSync(join(dir, "tasks.jsonl"), `${JSON.stringify({ id: "t1", prompt: "写诗", response_a: "床前明月光", response_b: "月" })}\n`);
+    const badName = cli(["create-user", "--db", db, "--username", "a:b c"], "abc-password\n");
+    expect([badName.status, badName.stderr]).toEqual([1, expect.stringContaining("a user name is 1 to 64 letters, digits, _ . -")]);
+    const typo = cli(["export", "--db", join(dir, "annotatoins.sqlite"), "--out", join(dir, "x.jsonl")]);
+    expect([typo.status, typo.stderr]).toEqual([1, expect.stringContaining("no database at")]);
+    // a byte-order mark (Windows editors) and CRLF line ends are fine
+    writeFileSync(join(dir, "tasks.jsonl"), `\uFEFF${JSON.stringify({ id: "t1", prompt: "写诗", response_a: "床前明月光", response_b: "月" })}\r\n`);
     expect(cli(["import", "--db", db, "--file", join(dir, "tasks.jsonl")]).stdout).toContain("imported 1 tasks");
     writeFileSync(join(dir, "bad.jsonl"), `${JSON.stringify({ prompt: "x", response_a: "a" })}\n`);
     const bad = cli(["import", "--db", db, "--file", join(dir, "bad.jsonl")]);
@@ -35,6 +40,8 @@ describe("batgpt-annotate", () => {
     expect(cli(["export", "--db", db, "--out", join(dir, "prefs.jsonl")]).stdout).toContain("wrote 1 records");
     expect(JSON.parse(readFileSync(join(dir, "prefs.jsonl"), "utf8"))).toMatchObject({ id: "t1:li", annotator: "li", source: "human" });
     expect(cli(["backup", "--db", db, "--out", join(dir, "b.sqlite")]).status).toBe(0);
+    expect(cli(["backup", "--db", db, "--out", join(dir, "b.sqlite")]).stderr).toContain("exists: a backup goes to a new file");
+    expect(cli(["backup", "--db", db, "--out", db]).stderr).toContain("cannot go onto the database itself");
     const copy = new AnnotationStore(join(dir, "b.sqlite"));
     expect(copy.totals()).toEqual({ tasks: 1, assignments: 1, votes: 1 });
     copy.close();

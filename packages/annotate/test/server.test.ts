@@ -146,6 +146,8 @@ describe("the server", () => {
     expect((e as AnnotateHttpError).status).toBe(400);
     expect((e as AnnotateHttpError).message).toMatch(/line 2: response_a: .*batgpt-annotate import --checkpoint/);
     expect(await refusal(adminC.importTasks("{not json"))).toBe("400 invalid");
+    const twice = await adminC.importTasks([1, 2].map(() => JSON.stringify({ id: "dup", prompt: "p", response_a: "a", response_b: "b" })).join("\n")).catch((x: unknown) => x as AnnotateHttpError);
+    expect((twice as AnnotateHttpError).message).toMatch(/409 conflict: line 2: task id "dup" is also on line 1/);
     expect(await refusal(adminC.request("POST", "/api/admin/tasks", { prompt: "x" }))).toBe("400 invalid"); // JSON, not JSONL
     expect(store.totals().tasks).toBe(before);
   });
@@ -161,6 +163,9 @@ describe("the server", () => {
     const cookie = res.headers.getSetCookie().join("\n");
     expect(cookie).toMatch(/HttpOnly/);
     expect(cookie).toMatch(/SameSite=Strict/);
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    const page = await fetch(`${base}/annotate.html`, { redirect: "manual" });
+    expect(page.headers.get("cache-control")).toBe("no-store"); // not served from cache after logout
   });
 
   it("keeps sessions and cookies across a restart, and makes an online backup", async () => {

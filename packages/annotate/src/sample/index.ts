@@ -13,7 +13,7 @@ import { AnnotateError } from "../errors.js";
 import { parseJsonl } from "../jsonl.js";
 import { promptSchema, type TaskInput } from "../store.js";
 
-/** One line of a prompts file: a prompt (a string, or a conversation ending with a user turn). */
+/** One line of a prompts file: a prompt (a string, or a conversation; the answer continues it as the assistant's turn). */
 export const promptLineSchema = z.strictObject({
   id: z.string().min(1).optional(),
   prompt: promptSchema,
