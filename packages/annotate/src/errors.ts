@@ -1,4 +1,5 @@
 /** Errors of the annotation store. */
+import type { z } from "zod";
 
 /**
  * A request the store refuses: `code` says which kind, for a server to map to a status.
@@ -12,4 +13,9 @@ export class AnnotateError extends Error {
   ) {
     super(message);
   }
+}
+
+/** A zod error as `path: message; …`, the top level named `root` (e.g. `(vote)`). */
+export function issuesText(error: z.ZodError, root: string): string {
+  return error.issues.map((x) => `${x.path.join(".") || root}: ${x.message}`).join("; ");
 }

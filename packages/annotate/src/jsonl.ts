@@ -3,7 +3,7 @@
  * byte-order mark dropped (as `@batgpt/utils`' line reader does), errors naming the line.
  */
 import type { z } from "zod";
-import { AnnotateError } from "./errors.js";
+import { AnnotateError, issuesText } from "./errors.js";
 
 /**
  * Parse every non-blank line of `text` with `schema`.
@@ -22,7 +22,7 @@ export function parseJsonl<T extends z.ZodType>(text: string, schema: T): { line
       throw new AnnotateError("invalid", `line ${i + 1}: not JSON`);
     }
     const parsed = schema.safeParse(value);
-    if (!parsed.success) throw new AnnotateError("invalid", `line ${i + 1}: ${parsed.error.issues.map((x) => `${x.path.join(".") || "(line)"}: ${x.message}`).join("; ")}`);
+    if (!parsed.success) throw new AnnotateError("invalid", `line ${i + 1}: ${issuesText(parsed.error, "(line)")}`);
     out.push({ line: i + 1, value: parsed.data });
   });
   return out;

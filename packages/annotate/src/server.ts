@@ -28,7 +28,7 @@ import fastifyRateLimit from "@fastify/rate-limit";
 import fastifyStatic from "@fastify/static";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { z } from "zod";
-import { AnnotateError } from "./errors.js";
+import { AnnotateError, issuesText } from "./errors.js";
 import { AnnotationStore, USERNAME } from "./store.js";
 
 /** The session cookie's name. */
@@ -90,7 +90,7 @@ const exportSchema = z.strictObject({ mode: z.enum(["all", "majority"]).default(
 
 function parse<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
   const r = schema.safeParse(value ?? {});
-  if (!r.success) throw new AnnotateError("invalid", r.error.issues.map((x) => `${x.path.join(".") || "(body)"}: ${x.message}`).join("; "));
+  if (!r.success) throw new AnnotateError("invalid", issuesText(r.error, "(body)"));
   return r.data;
 }
 

@@ -14,7 +14,7 @@ import { resolve } from "node:path";
 import Database from "better-sqlite3";
 import { z } from "zod";
 import { cohensKappa, fleissKappa } from "./agreement.js";
-import { AnnotateError } from "./errors.js";
+import { AnnotateError, issuesText } from "./errors.js";
 import { parseJsonl } from "./jsonl.js";
 import { hashPassword, verifyPassword } from "./passwords.js";
 
@@ -355,7 +355,7 @@ export class AnnotationStore {
    */
   vote(userId: number, assignmentId: number, input: VoteInput): { voteId: number; recorded: boolean } {
     const parsed = voteSchema.safeParse(input);
-    if (!parsed.success) throw new AnnotateError("invalid", parsed.error.issues.map((x) => `${x.path.join(".") || "(vote)"}: ${x.message}`).join("; "));
+    if (!parsed.success) throw new AnnotateError("invalid", issuesText(parsed.error, "(vote)"));
     const v = parsed.data;
     return this.db.transaction(() => {
       const a = this.owned(userId, assignmentId);
